@@ -1,0 +1,109 @@
+"""The ``equiguard`` / ``python -m core`` command line.
+
+Every module in this package that defines ``NAME``, ``HELP``,
+``add_arguments(parser)`` and ``run(args) -> int | None`` becomes a
+sub-command; modules whose name starts with ``_`` are skipped.  Command
+modules keep heavy imports (torch, pydicom, ...) inside ``run`` so that
+``--help`` stays instant.
+
+Global options (``--workspace``, ``--job-id``) are parsed here; ``args.progress``
+is the progress callback a command should hand to core functions, and
+``args.workspace`` a :class:`core.workspace.Workspace`.
+
+Errors caused by user input (:class:`core.errors.EquiGuardError`, missing or
+unreadable files) print ``error: <message>`` on one stderr line and exit 2.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import pkgutil
+import sys
+from types import ModuleType
+from typing import Sequence
+
+from core.errors import EquiGuardError
+
+__all__ = ["main", "build_parser", "command_modules"]
+
+USAGE_ERROR = 2
+
+
+def command_modules(package: str = __name__) -> list[ModuleType]:
+    """The command modules found in ``package``, sorted by command name."""
+    pkg = importlib.import_module(package)
+    found = []
+    for info in pkgutil.iter_modules(pkg.__path__):
+        if info.name.startswith("_"):
+            continue
+        module = importlib.import_module(f"{package}.{info.name}")
+        if all(hasattr(module, attr) for attr in ("NAME", "HELP", "add_arguments", "run")):
+            found.append(module)
+    return sorted(found, key=lambda m: m.NAME)
+
+
+def add_command_parsers(subparsers: argparse._SubParsersAction, package: str) -> None:
+    for module in command_modules(package):
+        sub = subparsers.add_parser(module.NAME, help=module.HELP, description=module.HELP)
+        module.add_arguments(sub)
+        sub.set_defaults(_run=module.run)
+
+
+class _OneLineErrorParser(argparse.ArgumentParser):
+    """argparse prints usage plus the message; we keep it to the message line."""
+
+    def error(self, message: str) -> None:  # type: ignore[override]
+        self.exit(USAGE_ERROR, f"error: {message} (see --help)\n")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = _OneLineErrorParser(
+        prog="equiguard",
+        description="EquiGuard Studio command line: the same functions the studio's pages call.",
+    )
+    parser.add_argument("--workspace", default=None,
+                        help="workspace folder (default: $EQUIGUARD_WORKSPACE or ./data)")
+    parser.add_argument("--job-id", type=int, default=None,
+                        help="report progress to this job of the workspace's jobs table (set by the studio)")
+    subparsers = parser.add_subparsers(title="commands", metavar="COMMAND", parser_class=_OneLineErrorParser)
+    subparsers.required = True
+    add_command_parsers(subparsers, __name__)
+    return parser
+
+
+def _make_progress(args: argparse.Namespace):
+    if args.job_id is not None:
+        from core.jobs import JobProgress
+
+        return JobProgress(args.workspace, args.job_id)
+    from core.progress import TerminalProgress
+
+    return TerminalProgress()
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    progress = None
+    try:
+        from core.workspace import Workspace
+
+        args.workspace = Workspace(args.workspace) if args.workspace else Workspace.default()
+        progress = args.progress = _make_progress(args)
+        code = args._run(args)
+        return int(code or 0)
+    except EquiGuardError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return USAGE_ERROR
+    except OSError as exc:
+        where = f": {exc.filename}" if getattr(exc, "filename", None) else ""
+        print(f"error: {exc.strerror or exc}{where}", file=sys.stderr)
+        return USAGE_ERROR
+    except KeyboardInterrupt:
+        print("error: interrupted", file=sys.stderr)
+        return 130
+    finally:
+        close = getattr(progress, "close", None)
+        if close is not None:
+            close()
