@@ -86,24 +86,34 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     progress = None
+    # What a background job's record says when it ends; a crash keeps these.
+    code, error = 1, "crashed (see the job log)"
     try:
         from core.workspace import Workspace
 
         args.workspace = Workspace(args.workspace) if args.workspace else Workspace.default()
         progress = args.progress = _make_progress(args)
-        code = args._run(args)
-        return int(code or 0)
+        code = int(args._run(args) or 0)
+        error = None if code == 0 else f"exited with status {code}"
+        return code
     except EquiGuardError as exc:
+        code, error = USAGE_ERROR, str(exc)
         print(f"error: {exc}", file=sys.stderr)
         return USAGE_ERROR
     except OSError as exc:
         where = f": {exc.filename}" if getattr(exc, "filename", None) else ""
-        print(f"error: {exc.strerror or exc}{where}", file=sys.stderr)
+        code, error = USAGE_ERROR, f"{exc.strerror or exc}{where}"
+        print(f"error: {error}", file=sys.stderr)
         return USAGE_ERROR
     except KeyboardInterrupt:
+        code, error = 130, "interrupted"
         print("error: interrupted", file=sys.stderr)
         return 130
     finally:
+        # Job progress reporters record done/failed/cancelled from the exit code.
+        finish = getattr(progress, "finish", None)
+        if finish is not None:
+            finish(code, error)
         close = getattr(progress, "close", None)
         if close is not None:
             close()
