@@ -1,0 +1,158 @@
+"""Machinery shared by every gradient-based class-activation method.
+
+:class:`BaseCAM` owns the housekeeping: one forward hook on the target layer,
+the forward pass, the gradient of the target scores with respect to the
+layer's activations, ReLU, bilinear upsampling to the input size and per-image
+min-max normalisation.  A subclass only says how channel weights are obtained
+from activations and gradients (:meth:`BaseCAM.channel_weights`).
+
+Everything stays a torch tensor on the model's device, so the maps can enter a
+loss.  With ``create_graph=True`` the gradient itself is part of the autograd
+graph and a loss on the map differentiates through the channel weights
+(second order); with ``create_graph=False`` the weights are constants and the
+loss flows through the activations only (first order, as the MICCAI paper's
+code does).
+"""
+
+from __future__ import annotations
+
+from typing import Callable, Sequence, Union
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from core.errors import ConfigError
+
+__all__ = ["BaseCAM", "Target", "TargetSpec", "resolve_target", "minmax_normalise"]
+
+#: A target maps the model output for a batch to one score per image, shape (B,).
+Target = Callable[[torch.Tensor], torch.Tensor]
+TargetSpec = Union[Target, int, Sequence[int], torch.Tensor]
+
+#: Same stabiliser pytorch-grad-cam adds to the denominator of its min-max scaling.
+NORM_EPS = 1e-7
+
+
+def minmax_normalise(maps: torch.Tensor, eps: float = NORM_EPS) -> torch.Tensor:
+    """Scale each map of ``maps`` (B, H, W) to [0, 1]; an all-constant map becomes 0."""
+    flat = maps.flatten(1)
+    lo = flat.amin(dim=1).view(-1, 1, 1)
+    hi = flat.amax(dim=1).view(-1, 1, 1)
+    return (maps - lo) / (hi - lo + eps)
+
+
+def resolve_target(targets: TargetSpec) -> Target:
+    """Turn the shorthand class index / indices into a :class:`ClassLogitTarget`."""
+    if callable(targets) and not isinstance(targets, torch.Tensor):
+        return targets
+    from core.explain.targets import ClassLogitTarget
+
+    return ClassLogitTarget(targets)
+
+
+class BaseCAM:
+    """Batched, tensor-native class activation maps for one target layer.
+
+    Use as a context manager so the hook is released on exit::
+
+        with GradCAM(model, model.cam_layer, create_graph=True) as cam:
+            maps = cam(x, targets)          # (B, H, W) in [0, 1]
+
+    The model's train/eval mode is left as the caller set it: explanations for
+    display should be computed in eval mode, training computes them in train
+    mode (BatchNorm then couples the images of a batch, as in the paper).
+
+    After a call, ``outputs`` holds the model output of that forward pass (so a
+    training step can reuse it for its main loss), ``activations`` the target
+    layer's output (B, K, h, w) and ``gradients`` the score gradients.
+    """
+
+    def __init__(self, model: nn.Module, target_layer: nn.Module, create_graph: bool = False) -> None:
+        if not isinstance(model, nn.Module) or not isinstance(target_layer, nn.Module):
+            raise ConfigError("Grad-CAM needs a torch model and one of its layers (nn.Module)")
+        if not any(m is target_layer for m in model.modules()):
+            raise ConfigError("the Grad-CAM target layer is not a sub-module of the model")
+        self.model = model
+        self.target_layer = target_layer
+        self.create_graph = bool(create_graph)
+        self.outputs: torch.Tensor | None = None
+        self.activations: torch.Tensor | None = None
+        self.gradients: torch.Tensor | None = None
+        self._captured: torch.Tensor | None = None
+        self._handle = target_layer.register_forward_hook(self._capture)
+
+    # ------------------------------------------------------------------ hooks
+    def _capture(self, module: nn.Module, inputs, output):
+        if not isinstance(output, torch.Tensor) or output.dim() != 4:
+            raise ConfigError("the Grad-CAM target layer must output a (B, K, h, w) tensor")
+        if torch.is_grad_enabled() and not output.requires_grad:
+            # A frozen model with a plain input: explain from this layer on.
+            output = output.detach().requires_grad_(True)
+            self._captured = output
+            return output
+        self._captured = output
+        return None
+
+    def release(self) -> None:
+        """Remove the forward hook; the object cannot be called afterwards."""
+        if getattr(self, "_handle", None) is not None:
+            self._handle.remove()
+            self._handle = None
+
+    def __enter__(self) -> "BaseCAM":
+        return self
+
+    def __exit__(self, exc_type, exc, tb) -> None:
+        self.release()
+
+    def __del__(self) -> None:
+        self.release()
+
+    # ------------------------------------------------------------ subclassing
+    def channel_weights(self, activations: torch.Tensor, gradients: torch.Tensor) -> torch.Tensor:
+        """Weights (B, K) from activations and score gradients, both (B, K, h, w)."""
+        raise NotImplementedError
+
+    # ------------------------------------------------------------------- call
+    def __call__(self, x: torch.Tensor, targets: TargetSpec) -> torch.Tensor:
+        """Class activation maps for ``x``.
+
+        Args:
+            x: input batch (B, C, H, W) on the model's device.
+            targets: callable(model_output) -> (B,) scores, or a class index /
+                (B,) class indices (shorthand for ``ClassLogitTarget``).
+
+        Returns:
+            (B, H, W) float maps in [0, 1], bilinearly upsampled to the input
+            size and min-max normalised per image.  They carry an autograd graph
+            (through activations; also through the weights if ``create_graph``).
+        """
+        if getattr(self, "_handle", None) is None:
+            raise ConfigError("this Grad-CAM object was released; create a new one")
+        if not isinstance(x, torch.Tensor) or x.dim() != 4:
+            raise ConfigError("Grad-CAM input must be a (B, C, H, W) tensor")
+        target = resolve_target(targets)
+        self._captured = None
+        with torch.enable_grad():
+            outputs = self.model(x)
+            acts = self._captured
+            if acts is None:
+                raise ConfigError("the Grad-CAM target layer was not used by the model's forward pass")
+            scores = target(outputs)
+            if scores.shape != (x.shape[0],):
+                raise ConfigError(f"a Grad-CAM target must return one score per image, got shape {tuple(scores.shape)}")
+            # Summing is exact per image as long as image i's score depends only on image i.
+            (grads,) = torch.autograd.grad(scores.sum(), acts, create_graph=self.create_graph,
+                                           retain_graph=True)
+            if not self.create_graph:
+                grads = grads.detach()
+            weights = self.channel_weights(acts, grads)
+            cam = F.relu(torch.einsum("bk,bkhw->bhw", weights, acts))
+            if cam.shape[-2:] != x.shape[-2:]:
+                cam = F.interpolate(cam.unsqueeze(1), size=x.shape[-2:], mode="bilinear",
+                                    align_corners=False).squeeze(1)
+            maps = minmax_normalise(cam)
+        self.outputs, self.activations, self.gradients = outputs, acts, grads
+        self._captured = None
+        return maps
