@@ -1,0 +1,220 @@
+"""Attacks: invariants over every attack configuration, plus torchattacks as oracle."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+import torchattacks
+from torch import nn
+
+from core.attacks import ATTACKS, FGSM, PGD, Attack, make_attack, parse_eps_list
+from core.errors import ConfigError
+
+
+class SmallNet(nn.Module):
+    """Conv + BatchNorm + dropout: a model whose train/eval modes really differ."""
+
+    def __init__(self, channels: int = 1, classes: int = 10) -> None:
+        super().__init__()
+        self.features = nn.Sequential(
+            nn.Conv2d(channels, 12, 3, padding=1), nn.BatchNorm2d(12), nn.ReLU(),
+            nn.Conv2d(12, 16, 3, padding=1), nn.BatchNorm2d(16), nn.ReLU(), nn.AdaptiveAvgPool2d(2))
+        self.head = nn.Sequential(nn.Flatten(), nn.Dropout(0.3), nn.Linear(64, classes))
+
+    def forward(self, x):
+        return self.head(self.features((x - 0.5) / 0.5))
+
+
+@pytest.fixture(scope="module")
+def digits():
+    """sklearn digits as (N, 1, 8, 8) pixels in [0, 1] and a SmallNet trained on 1200 of them."""
+    from sklearn.datasets import load_digits
+
+    torch.manual_seed(0)
+    data = load_digits()
+    x = torch.tensor(data.images, dtype=torch.float32)[:, None] / 16.0
+    y = torch.tensor(data.target)
+    model = SmallNet()
+    opt = torch.optim.Adam(model.parameters(), lr=1e-2)
+    for _ in range(6):
+        for i in range(0, 1200, 100):
+            opt.zero_grad()
+            nn.functional.cross_entropy(model(x[i:i + 100]), y[i:i + 100]).backward()
+            opt.step()
+    model.zero_grad(set_to_none=True)
+    model.eval()
+    return model, x[1200:1456], y[1200:1456]
+
+
+# Every configuration the invariants must hold for; a new attack joins the list here.
+CONFIGS = {
+    "fgsm": lambda m, eps: FGSM(m, eps),
+    "pgd_inf": lambda m, eps: PGD(m, eps, steps=5),
+    "pgd_inf_fixed_start": lambda m, eps: PGD(m, eps, steps=5, random_start=False, alpha=eps / 2),
+    "pgd_l2": lambda m, eps: PGD(m, eps * 8, norm="2", steps=5),
+    "pgd_restarts": lambda m, eps: PGD(m, eps, steps=3, restarts=3),
+    "pgd_targeted": lambda m, eps: PGD(m, eps, steps=5, targeted=True),
+}
+
+
+def test_every_registered_attack_is_covered():
+    covered = {name.split("_")[0] for name in CONFIGS}
+    assert set(ATTACKS) <= covered
+
+
+def _norm(delta: torch.Tensor, p: str) -> torch.Tensor:
+    flat = delta.flatten(1)
+    return flat.abs().amax(1) if p == "inf" else flat.norm(dim=1)
+
+
+@pytest.mark.parametrize("name", sorted(CONFIGS))
+def test_perturbation_within_ball_and_pixel_range(name, digits):
+    model, x, y = digits
+    atk = CONFIGS[name](model, 0.1)
+    adv = atk(x, y)
+    assert adv.shape == x.shape
+    assert adv.min() >= 0 and adv.max() <= 1
+    assert (_norm(adv - x, atk.norm) <= atk.eps + 1e-5).all()
+    assert (adv != x).any()
+
+
+@pytest.mark.parametrize("name", sorted(n for n in CONFIGS if "targeted" not in n))
+def test_adversarial_accuracy_not_above_clean(name, digits):
+    model, x, y = digits
+    clean = (model(x).argmax(1) == y).float().mean()
+    adv_acc = (model(CONFIGS[name](model, 0.1)(x, y)).argmax(1) == y).float().mean()
+    assert clean > 0.8
+    assert adv_acc <= clean
+    assert adv_acc < clean - 0.1  # ε = 0.1 on 8x8 digits must hurt a plain CNN
+
+
+def test_targeted_attack_reaches_targets(digits):
+    model, x, y = digits
+    target = (y + 1) % 10
+    before = (model(x).argmax(1) == target).float().mean()
+    after = (model(PGD(model, 0.2, steps=10, targeted=True)(x, target)).argmax(1) == target).float().mean()
+    assert after > before + 0.3
+
+
+@pytest.mark.parametrize("name", sorted(CONFIGS))
+def test_train_mode_and_parameters_restored(name, digits):
+    model, x, y = digits
+    model.train()
+    model.features[1].eval()  # mixed modes must come back exactly as they were
+    flags = {n: m.training for n, m in model.named_modules()}
+    model.head[2].weight.requires_grad_(False)
+    try:
+        CONFIGS[name](model, 0.05)(x[:8], y[:8])
+        assert {n: m.training for n, m in model.named_modules()} == flags
+        assert [p.requires_grad for p in model.parameters()].count(False) == 1
+        assert all(p.grad is None for p in model.parameters())
+    finally:
+        model.head[2].weight.requires_grad_(True)
+        model.eval()
+
+
+def test_attack_runs_in_eval_mode_and_restores_on_error():
+    seen = []
+
+    class Probe(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.lin = nn.Linear(4, 3)
+
+        def forward(self, x):
+            seen.append(self.training)
+            if len(seen) > 1:
+                raise RuntimeError("boom")
+            return self.lin(x.flatten(1))
+
+    model = Probe().train()
+    with pytest.raises(RuntimeError, match="boom"):
+        PGD(model, 0.1, steps=3)(torch.rand(2, 1, 2, 2), torch.tensor([0, 1]))
+    assert seen == [False, False]
+    assert model.training and model.lin.weight.requires_grad
+
+
+@pytest.mark.parametrize("mode", ["inside", "outside"])
+@pytest.mark.parametrize("name", sorted(CONFIGS))
+def test_roi_mask_is_respected_exactly(name, mode, digits):
+    model, x, y = digits
+    x, y = x[:16], y[:16]
+    roi = torch.zeros(8, 8, dtype=torch.bool)
+    roi[2:6, 1:5] = True
+    atk = CONFIGS[name](model, 0.2)
+    atk.roi_mode = mode
+    delta = atk(x, y, roi=roi) - x
+    forbidden = ~roi if mode == "inside" else roi
+    assert (delta[:, :, forbidden] == 0).all()
+    assert (delta[:, :, ~forbidden] != 0).any()
+
+
+def test_per_image_roi_masks(digits):
+    model, x, y = digits
+    roi = torch.zeros(4, 1, 8, 8)
+    for i in range(4):
+        roi[i, 0, i:i + 3, i:i + 3] = 1
+    delta = PGD(model, 0.2, steps=3)(x[:4], y[:4], roi=roi) - x[:4]
+    assert (delta[roi.expand_as(delta) == 0] == 0).all()
+
+
+@pytest.mark.parametrize("name", sorted(CONFIGS))
+def test_batched_eps_equals_loop(name, digits):
+    model, x, y = digits
+    x, y = x[:32], y[:32]
+    eps_list = [0.0, 0.02, 0.05, 0.1]
+    atk = CONFIGS[name](model, 0.1)
+    scale = 8.0 if atk.norm == "2" else 1.0
+    eps_list = [e * scale for e in eps_list]
+    batched = atk(x, y, eps=eps_list, generator=torch.Generator().manual_seed(3))
+    assert batched.shape == (4, *x.shape)
+    for i, e in enumerate(eps_list):
+        single = atk(x, y, eps=e, generator=torch.Generator().manual_seed(3))
+        # Batch size changes BLAS summation order; a few sign flips of near-zero gradients are possible.
+        assert (batched[i] - single).abs().gt(1e-5).float().mean() < 0.01
+    assert torch.equal(batched[0], x)
+
+
+@pytest.mark.parametrize("eps", [2 / 255, 8 / 255, 0.1])
+def test_fgsm_matches_torchattacks(eps, digits):
+    model, x, y = digits
+    ours = FGSM(model, eps)(x, y)
+    theirs = torchattacks.FGSM(model, eps=eps)(x, y)
+    assert torch.allclose(ours, theirs, atol=1e-6)
+
+
+@pytest.mark.parametrize("eps,alpha,steps", [(8 / 255, 2 / 255, 10), (0.1, 0.01, 20)])
+def test_pgd_without_random_start_matches_torchattacks(eps, alpha, steps, digits):
+    model, x, y = digits
+    ours = PGD(model, eps, alpha=alpha, steps=steps, random_start=False)(x, y)
+    theirs = torchattacks.PGD(model, eps=eps, alpha=alpha, steps=steps, random_start=False)(x, y)
+    # Same update rule; torchattacks averages the loss over the batch, which can flip the
+    # sign of a gradient that underflows, so allow a handful of differing pixels.
+    differ = (ours - theirs).abs().gt(1e-5).float().mean()
+    assert differ < 1e-3
+
+
+def test_validation_errors(digits):
+    model, x, y = digits
+    with pytest.raises(ConfigError, match="0, 1"):
+        FGSM(model, 0.1)(x * 255, y)
+    with pytest.raises(ConfigError, match="eps"):
+        FGSM(model, -0.1)
+    with pytest.raises(ConfigError, match="labels"):
+        FGSM(model, 0.1)(x, y[:3])
+    with pytest.raises(ConfigError, match="ROI"):
+        FGSM(model, 0.1)(x, y, roi=torch.ones(5, 5))
+    with pytest.raises(ConfigError, match="norm"):
+        PGD(model, 0.1, norm="3")
+    with pytest.raises(ConfigError, match="L-inf"):
+        make_attack("fgsm", model, 0.1, norm="2")
+    with pytest.raises(ConfigError, match="unknown attack"):
+        make_attack("cw", model, 0.1)
+    assert isinstance(make_attack("pgd", model, [0.1, 0.2], norm="2"), Attack)
+
+
+def test_parse_eps_list():
+    assert parse_eps_list("0, 2/255,8/255,0.1") == pytest.approx([0, 2 / 255, 8 / 255, 0.1])
+    for bad in ("", "a", "1/0", "-0.1", "2"):
+        with pytest.raises(ConfigError):
+            parse_eps_list(bad)
