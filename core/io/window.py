@@ -163,7 +163,8 @@ def apply_window(values: np.ndarray, window: Window) -> np.ndarray:
         out = lut.data.astype(np.float64)[idx] / (2.0**lut.bits - 1.0)
         out[np.isnan(x)] = np.nan
     elif window.function == "SIGMOID":
-        out = 1.0 / (1.0 + np.exp(-4.0 * (x - window.center) / window.width))
+        with np.errstate(over="ignore"):  # exp overflow is the intended 0 limit
+            out = 1.0 / (1.0 + np.exp(-4.0 * (x - window.center) / window.width))
     elif window.function == "LINEAR_EXACT":
         out = (x - window.center) / window.width + 0.5
     else:
