@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import io
 import warnings
+from contextlib import contextmanager
 
 import numpy as np
 
@@ -45,6 +46,19 @@ def _header(data: bytes, fmt: str, max_pixels: int) -> tuple[str, int, int, int]
     return mode, width, height, pages
 
 
+@contextmanager
+def _quiet_opencv():
+    """OpenCV logs decoder complaints to stderr; a damaged file is reported by our LoadError instead."""
+    import cv2
+
+    level = cv2.utils.logging.getLogLevel()
+    cv2.utils.logging.setLogLevel(cv2.utils.logging.LOG_LEVEL_SILENT)
+    try:
+        yield
+    finally:
+        cv2.utils.logging.setLogLevel(level)
+
+
 def _to_frame(raw: np.ndarray, grey: bool) -> np.ndarray:
     import cv2
 
@@ -68,12 +82,13 @@ def load_raster(data: bytes, fmt: str, *, max_pixels: int, include_phi: bool = F
     mode, width, height, pages = _header(data, fmt, max_pixels)
     grey = mode in _GREY_MODES
     buf = np.frombuffer(data, np.uint8)
-    if fmt == "tiff":
-        ok, decoded = cv2.imdecodemulti(buf, cv2.IMREAD_UNCHANGED)
-        decoded = list(decoded) if ok else []
-    else:
-        one = cv2.imdecode(buf, cv2.IMREAD_UNCHANGED)
-        decoded = [] if one is None else [one]
+    with _quiet_opencv():
+        if fmt == "tiff":
+            ok, decoded = cv2.imdecodemulti(buf, cv2.IMREAD_UNCHANGED)
+            decoded = list(decoded) if ok else []
+        else:
+            one = cv2.imdecode(buf, cv2.IMREAD_UNCHANGED)
+            decoded = [] if one is None else [one]
     if not decoded:
         raise LoadError(f"the {fmt.upper()} pixel data is damaged or truncated")
     frames = [_to_frame(f, grey) for f in decoded]
