@@ -1,0 +1,26 @@
+"""The annotation store: images, versioned ROIs, class labels and jobs in one SQLite (WAL) file.
+
+``AnnotationStore(workspace)`` is the whole API for pages, CLI commands and
+jobs; ``export_bundle`` / ``import_bundle`` move annotations in and out as a
+de-identified folder of PNG/NIfTI masks plus a JSON manifest.
+"""
+
+from core.store.database import utc_now
+from core.store.errors import ManifestError, NotFoundError, StaleVersionError, StoreError
+from core.store.export import ExportResult, export_bundle
+from core.store.images import sha256_bytes, sha256_file
+from core.store.importer import ImportSummary, import_bundle
+from core.store.jobs import MAX_JOB_EVENTS
+from core.store.masks import decode_mask, encode_mask, mask_digest
+from core.store.records import FINAL_JOB_STATUSES, JOB_STATUSES, ImageLabel, ImageRecord, Job, RoiRecord, RoiVersion
+from core.store.schema import SCHEMA_VERSION
+from core.store.store import AnnotationStore
+
+__all__ = [
+    "AnnotationStore",
+    "ImageRecord", "RoiRecord", "RoiVersion", "ImageLabel", "Job",
+    "JOB_STATUSES", "FINAL_JOB_STATUSES", "MAX_JOB_EVENTS", "SCHEMA_VERSION",
+    "StoreError", "NotFoundError", "StaleVersionError", "ManifestError",
+    "export_bundle", "ExportResult", "import_bundle", "ImportSummary",
+    "encode_mask", "decode_mask", "mask_digest", "sha256_file", "sha256_bytes", "utc_now",
+]
