@@ -199,5 +199,6 @@ def test_nifti_pair_from_path(tmp_path):
     nib.save(nib.Nifti1Pair(data, np.eye(4)), tmp_path / "pair.hdr")
     img = load_image(tmp_path / "pair.hdr")
     np.testing.assert_array_equal(img.volume, data)
+    np.testing.assert_array_equal(load_image(tmp_path / "pair.img").volume, data)
     with pytest.raises(LoadError, match=r"\.img"):
         load_image((tmp_path / "pair.hdr").read_bytes())

@@ -147,6 +147,9 @@ def _tag_windows(ds: Any) -> list[Window]:
     for item in ds.get("VOILUTSequence") or []:
         try:
             n, first, bits = (int(v) for v in item.LUTDescriptor)
+            if first > 32767 and (ds.get("PixelRepresentation") == 1 or float(ds.get("RescaleIntercept", 0) or 0) < 0):
+                # The first-mapped value is SS for signed input but often arrives as US.
+                first -= 65536
             data = np.asarray(item.LUTData, dtype=np.int64).reshape(-1)
             n = n or 65536
             lut = VoiLut(first, bits, data[:n])
@@ -271,16 +274,17 @@ def load_dicom(data: bytes, *, max_pixels: int, include_phi: bool = False, name:
         bits = arr.dtype.itemsize * 8 if palette else _int(ds, "BitsStored", arr.dtype.itemsize * 8)
         frames = arr.astype(np.float32)
         top = float(2 ** min(bits, 32) - 1)
-        windows = [Window(top / 2, top, "full range", "LINEAR_EXACT")]
+        windows: list[Window] = []
+        default = Window(top / 2, top, "full range", "LINEAR_EXACT")
     else:
         frames = _modality_lut(arr, ds)
         windows = _tag_windows(ds)
+        default = windows[0] if windows else auto_window(frames)
     if not np.isfinite(frames).all():
         raise LoadError("DICOM pixel data contains NaN or infinite values")
     spacing, spacing_source = _spacing(ds)
     metadata = dicom_metadata(ds, include_phi=include_phi)
     metadata["SpacingSource"] = spacing_source
-    default = windows[0] if windows else auto_window(frames)
     common = dict(format="dicom", photometric=photometric, default_window=default, metadata=metadata,
                   modality=str(ds.get("Modality") or "") or None, windows=tuple(windows), name=name)
     geometry = _frame_geometry(ds, n_frames, spacing) if n_frames > 1 and not color else None

@@ -39,6 +39,8 @@ def _read(source: str | os.PathLike | bytes, max_pixels: int) -> tuple[bytes, Pa
         raise LoadError("is a folder, not an image file; pass one DICOM/NIfTI/PNG/JPEG/TIFF file")
     if not path.exists():
         raise LoadError("file not found")
+    if path.suffix.lower() == ".img" and path.with_suffix(".hdr").is_file():
+        path = path.with_suffix(".hdr")  # the header of an Analyze-style pair names the format
     size = path.stat().st_size
     if size > max_pixels * _MAX_BYTES_PER_PIXEL + _HEADER_SLACK:
         raise LoadError(f"file is {size / 2**20:,.0f} MiB, too large for the pixel limit of {max_pixels:,}")
