@@ -1,0 +1,37 @@
+"""Robustness evaluation: accuracy curves under attacks and geometric transforms,
+corruption accuracy, CLEVER scores and explanation drift.
+
+Public API::
+
+    accuracy(model, images, labels) -> float           predict(model, images) -> (N,)
+    attack_curve(model, images, labels, eps, attack="fgsm"|"pgd", ...) -> Curve (S, E)
+    rotation_curve / scale_curve / transform_curve(...) -> Curve
+    aggregate_curves(curves, seeds, ci_over) -> Curve  # one row per trained model
+    corruption_accuracy(model, images, labels, ...) -> CorruptionResult (name × severity)
+    clever(model, image, norm, nb_batch, batch_size, radius, target_class) -> CleverResult
+    clever_batch(model, images, ...) -> list[CleverResult]
+    fit_reverse_weibull(maxima) -> WeibullFit
+    explanation_drift(model, clean, adversarial) -> DriftResult (1 − soft Dice, Spearman)
+    t_interval(values) -> MeanCI                       # Student-t 95% CI over seeds
+    sample_ball(n, dim, radius, norm) -> (n, dim)      # uniform in an L1/L2/L∞ ball
+"""
+
+from core.robustness.clever import (DEFAULT_SHAPE_INITS, MAX_SHAPE, CleverResult, CleverTarget, WeibullFit,
+                                    clever, clever_batch, fit_reverse_weibull)
+from core.robustness.corruption import CorruptionResult, corruption_accuracy
+from core.robustness.curves import (Curve, accuracy, aggregate_curves, attack_curve, predict, rotation_curve,
+                                    scale_curve, transform_curve)
+from core.robustness.drift import DriftResult, explanation_drift, spearman_per_image
+from core.robustness.sampling import DUAL_NORM, NORMS, parse_norm, sample_ball
+from core.robustness.stats import MeanCI, mean_ci_over_seeds, t_interval
+
+__all__ = [
+    "Curve", "accuracy", "predict", "attack_curve", "transform_curve", "rotation_curve", "scale_curve",
+    "aggregate_curves",
+    "CorruptionResult", "corruption_accuracy",
+    "CleverResult", "CleverTarget", "WeibullFit", "clever", "clever_batch", "fit_reverse_weibull",
+    "DEFAULT_SHAPE_INITS", "MAX_SHAPE",
+    "DriftResult", "explanation_drift", "spearman_per_image",
+    "NORMS", "DUAL_NORM", "parse_norm", "sample_ball",
+    "MeanCI", "t_interval", "mean_ci_over_seeds",
+]
