@@ -21,38 +21,6 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="also show patient-identifying DICOM attributes (names, IDs, dates, UIDs)")
 
 
-def summarize(image, window_spec: str = "default") -> dict:
-    """A JSON-ready description of a :class:`core.io.MedicalImage`."""
-    import numpy as np
-
-    window = image.resolve_window(window_spec)
-    values = image.pixels
-    summary = {
-        "name": image.name,
-        "format": image.format,
-        "modality": image.modality,
-        "photometric": image.photometric,
-        "shape": list(image.shape),
-        "n_frames": image.n_frames,
-        "frame_shape": list(image.frame_shape),
-        "spacing_mm": [round(float(s), 6) for s in image.spacing],
-        "value_range": [float(np.min(values)), float(np.max(values))],
-        "window": {"name": window.name, "center": window.center, "width": window.width,
-                   "function": window.function, "lut": window.lut is not None},
-        "file_windows": [w.describe() for w in image.windows],
-        "metadata": dict(image.metadata),
-    }
-    if image.is_volume:
-        summary["volume"] = {
-            "canonical_shape": list(image.volume.shape),
-            "orientation": "RAS+ (closest canonical)",
-            "voxel_mm": [round(z, 6) for z in image.zooms],
-            "slices": {axis: image.n_slices(axis) for axis in ("axial", "coronal", "sagittal")},
-            "affine": np.round(image.affine, 6).tolist(),
-        }
-    return summary
-
-
 def _table(summary: dict) -> str:
     rows = [
         ("name", summary["name"] or "-"),
@@ -82,10 +50,10 @@ def _table(summary: dict) -> str:
 
 
 def run(args: argparse.Namespace) -> int:
-    from core.io import load_image
+    from core.io import image_summary, load_image
 
     image = load_image(args.path, include_phi=args.include_phi)
-    summary = summarize(image, args.window)
+    summary = image_summary(image, args.window)
     if args.json:
         json.dump(summary, sys.stdout, indent=2)
         sys.stdout.write("\n")

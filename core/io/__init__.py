@@ -12,6 +12,7 @@ from core.io.image import MedicalImage, WindowSpec
 from core.io.load import DEFAULT_MAX_PIXELS, load_image
 from core.io.metadata import DICOM_PHI_ATTRIBUTES, DICOM_SAFE_ATTRIBUTES
 from core.io.orientation import AXES
+from core.io.summary import image_summary
 from core.io.window import WINDOW_PRESETS, VoiLut, Window, apply_window, auto_window, preset_names
 
 __all__ = [
@@ -28,6 +29,7 @@ __all__ = [
     "apply_window",
     "auto_window",
     "detect_format",
+    "image_summary",
     "load_image",
     "preset_names",
 ]
