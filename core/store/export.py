@@ -30,6 +30,7 @@ from core.errors import ConfigError, EquiGuardError
 from core.progress import ProgressCallback, ProgressEvent
 from core.store.database import utc_now
 from core.store.images import sha256_file
+from core.store.masks import encode_mask_8bit, mask_digest
 from core.store.manifest import FORMAT, FORMAT_VERSION, MANIFEST_NAME, image_key, slug
 from core.store.records import ImageRecord
 from core.store.store import AnnotationStore
@@ -138,11 +139,12 @@ def export_bundle(store: AnnotationStore, folder: str | os.PathLike, *, image_id
             for roi in rois_by_image[im.id]:
                 rel = f"masks/{key}/{roi.uid}.png"
                 (tmp / "masks" / key).mkdir(parents=True, exist_ok=True)
-                (tmp / rel).write_bytes(roi.mask_png)
+                png = encode_mask_8bit(roi.mask)
+                (tmp / rel).write_bytes(png)
                 manifest_rois.append({
                     "uid": roi.uid, "image": key, "label": roi.label, "annotator": roi.annotator,
                     "version": roi.version, "created_at": roi.created_at, "updated_at": roi.updated_at,
-                    "mask": rel, "mask_sha256": roi.mask_sha256, "area": roi.area,
+                    "mask": rel, "mask_sha256": mask_digest(png), "area": roi.area,
                     "geometry": roi.geometry if include_geometry else None,
                 })
                 step += 1

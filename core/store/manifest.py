@@ -3,7 +3,7 @@
 A bundle is a folder::
 
     manifest.json
-    masks/<image key>/<roi uid>.png      2-D masks, image pixels, 0/255 (1-bit PNG)
+    masks/<image key>/<roi uid>.png      2-D masks, image pixels, 8-bit PNG 0/255
     volumes/<volume key>/<label>.nii.gz  per-label 3-D masks in the source volume's affine
 
 Paths in the manifest are relative to the manifest's folder and must stay inside it.

@@ -15,7 +15,7 @@ from PIL import Image
 
 from core.errors import ConfigError, LoadError
 
-__all__ = ["encode_mask", "decode_mask", "mask_digest"]
+__all__ = ["encode_mask", "encode_mask_8bit", "decode_mask", "mask_digest"]
 
 
 def encode_mask(mask: np.ndarray) -> bytes:
@@ -25,6 +25,16 @@ def encode_mask(mask: np.ndarray) -> bytes:
         raise ConfigError(f"an ROI mask must be a non-empty 2-D (H, W) array, got shape {m.shape}")
     buf = io.BytesIO()
     Image.fromarray(m.astype(bool)).save(buf, format="PNG", optimize=False)
+    return buf.getvalue()
+
+
+def encode_mask_8bit(mask: np.ndarray) -> bytes:
+    """Bool-like mask (H, W) -> 8-bit grayscale PNG with values 0/255 (for exports: every tool reads it)."""
+    m = np.asarray(mask)
+    if m.ndim != 2 or m.shape[0] == 0 or m.shape[1] == 0:
+        raise ConfigError(f"an ROI mask must be a non-empty 2-D (H, W) array, got shape {m.shape}")
+    buf = io.BytesIO()
+    Image.fromarray(np.where(m.astype(bool), 255, 0).astype(np.uint8), mode="L").save(buf, format="PNG")
     return buf.getvalue()
 
 
