@@ -1,0 +1,54 @@
+"""``python -m core jobs``: list, inspect and cancel the studio's background jobs."""
+
+from __future__ import annotations
+
+import argparse
+import json
+
+NAME = "jobs"
+HELP = "list, show or cancel background jobs of the workspace (and a heartbeat job to check the pipeline)"
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    sub = parser.add_subparsers(dest="action", metavar="ACTION", required=True)
+    ls = sub.add_parser("list", help="jobs, newest first")
+    ls.add_argument("--kind", default=None, help="only jobs of this kind (train, fewshot, ...)")
+    show = sub.add_parser("show", help="one job as JSON, with its log tail")
+    show.add_argument("job_id", type=int)
+    cancel = sub.add_parser("cancel", help="stop a queued or running job")
+    cancel.add_argument("job_id", type=int)
+    beat = sub.add_parser("heartbeat", help="report STEPS progress events INTERVAL seconds apart (pipeline check)")
+    beat.add_argument("--steps", type=int, default=10)
+    beat.add_argument("--interval", type=float, default=0.2)
+
+
+def run(args: argparse.Namespace) -> int:
+    from core.errors import ConfigError
+    from core.jobs import cancel_job, get_job, job_log, list_jobs
+
+    if args.action == "list":
+        for job in list_jobs(args.workspace, kind=args.kind):
+            fraction = "" if job.progress is None else f" {job.progress:.0%}"
+            print(f"#{job.id}\t{job.status}{fraction}\t{job.kind}\t{job.title}")
+        return 0
+    if args.action == "show":
+        job = get_job(args.workspace, args.job_id)
+        print(json.dumps({**job.__dict__, "events": None}, indent=2, default=str))
+        print(job_log(args.workspace, job.id))
+        return 0
+    if args.action == "cancel":
+        job = cancel_job(args.workspace, args.job_id)
+        print(f"#{job.id} {job.status}")
+        return 0
+    if args.action == "heartbeat":
+        import time
+
+        from core.progress import ProgressEvent
+
+        if args.steps < 1 or args.interval < 0:
+            raise ConfigError("--steps must be >= 1 and --interval >= 0")
+        for step in range(1, args.steps + 1):
+            time.sleep(args.interval)
+            args.progress(ProgressEvent("heartbeat", step, args.steps, {"value": float(step)}))
+        return 0
+    raise ConfigError(f"unknown jobs action {args.action!r}")
