@@ -60,7 +60,8 @@ def test_monochrome1_with_rescale_matches_inverted_pydicom(tmp_path):
     np.testing.assert_allclose(img.render(), 1.0 - _oracle(ds), atol=1e-5)
 
 
-def test_voi_lut_sequence_matches_pydicom(tmp_path):
+@pytest.mark.parametrize("vr", ["US", "OW"])
+def test_voi_lut_sequence_matches_pydicom(tmp_path, vr):
     ds = pydicom.dcmread(get_testdata_file("MR_small.dcm"))
     for key in ("WindowCenter", "WindowWidth"):
         if key in ds:
@@ -68,11 +69,14 @@ def test_voi_lut_sequence_matches_pydicom(tmp_path):
     item = Dataset()
     n, first, bits = 1024, 100, 12
     item.LUTDescriptor = [n, first, bits]
-    item.add_new(0x00283006, "US", np.round(4095 * np.sqrt(np.linspace(0, 1, n))).astype(np.uint16).tolist())
+    table = np.round(4095 * np.sqrt(np.linspace(0, 1, n))).astype("<u2")
+    item.add_new(0x00283006, vr, table.tolist() if vr == "US" else table.tobytes())
     item.LUTExplanation = "SQRT"
     ds.VOILUTSequence = Sequence([item])
-    img = load_image(_write(ds, tmp_path / "lut.dcm"))
+    path = _write(ds, tmp_path / "lut.dcm")
+    img = load_image(path)
     assert img.default_window.lut is not None and img.default_window.name == "SQRT"
+    ds = pydicom.dcmread(path)
     expected = apply_voi_lut(ds.pixel_array, ds) / (2**bits - 1)
     np.testing.assert_allclose(img.render(), expected, atol=1e-6)
 
@@ -134,3 +138,18 @@ def test_auto_window_of_constant_image_is_valid():
     w = auto_window(np.full((4, 4), 7.0))
     assert w.center == 7.0 and w.width > 0
     assert np.all(apply_window(np.full((4, 4), 7.0), w) == 0.5)
+
+
+def test_voi_lut_with_negative_first_value_on_ct(tmp_path):
+    ds = pydicom.dcmread(get_testdata_file("CT_small.dcm"))
+    item = Dataset()
+    item.LUTDescriptor = [2048, -1024, 12]
+    item.add_new(0x00283006, "US", np.linspace(0, 4095, 2048).round().astype(np.uint16).tolist())
+    ds.VOILUTSequence = Sequence([item])
+    path = _write(ds, tmp_path / "ct_lut.dcm")
+    ds = pydicom.dcmread(path)
+    img = load_image(path)
+    hu = np.rint(apply_modality_lut(ds.pixel_array, ds)).astype(np.int32)  # integral HU: slope 1
+    expected = apply_voi_lut(hu, ds) / 4095.0
+    np.testing.assert_allclose(img.render(), expected, atol=1e-6)
+    assert 0 < img.render().mean() < 1

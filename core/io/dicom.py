@@ -109,6 +109,17 @@ def _decode(ds: Any) -> np.ndarray:
         raise LoadError(f"cannot decode {kind}: the data is damaged or truncated ({reason})") from exc
 
 
+def _lut_values(item: Any, ds: Any) -> np.ndarray:
+    """LUT Data as integers, whether stored as US values or as raw OW words."""
+    value = item["LUTData"].value
+    if isinstance(value, (bytes, bytearray)):
+        little = ds.original_encoding[1]
+        if little is None:
+            little = ds.file_meta.TransferSyntaxUID.is_little_endian
+        return np.frombuffer(value, dtype="<u2" if little else ">u2").astype(np.int64)
+    return np.asarray(value, dtype=np.int64).reshape(-1)
+
+
 def _modality_lut(frames: np.ndarray, ds: Any) -> np.ndarray:
     """Stored values (N, H, W) -> modality units, float32, frame by frame."""
     out = np.empty(frames.shape, np.float32)
@@ -119,7 +130,7 @@ def _modality_lut(frames: np.ndarray, ds: Any) -> np.ndarray:
         if top_lut:
             item = top_lut[0]
             n, first, _bits = (int(v) for v in item.LUTDescriptor)
-            lut = np.asarray(item.LUTData, dtype=np.float64).reshape(-1)
+            lut = _lut_values(item, ds).astype(np.float64)
             n = n or 65536
             idx = np.clip(stored.astype(np.int64) - first, 0, min(n, lut.size) - 1)
             out[i] = lut[idx]
@@ -150,12 +161,12 @@ def _tag_windows(ds: Any) -> list[Window]:
             if first > 32767 and (ds.get("PixelRepresentation") == 1 or float(ds.get("RescaleIntercept", 0) or 0) < 0):
                 # The first-mapped value is SS for signed input but often arrives as US.
                 first -= 65536
-            data = np.asarray(item.LUTData, dtype=np.int64).reshape(-1)
+            data = _lut_values(item, ds)
             n = n or 65536
             lut = VoiLut(first, bits, data[:n])
             name = str(item.get("LUTExplanation", "") or "VOI LUT")
             windows.append(Window(first + lut.data.size / 2, float(lut.data.size), name, lut=lut))
-        except (AttributeError, TypeError, ValueError):
+        except (AttributeError, KeyError, TypeError, ValueError):
             continue  # a malformed LUT falls back to the windows below
     centers, widths = src.get("WindowCenter"), src.get("WindowWidth")
     if centers is not None and widths is not None:
