@@ -18,18 +18,23 @@ __all__ = ["DriftResult", "explanation_drift", "spearman_per_image"]
 class DriftResult:
     """Per-image drift between clean and adversarial Grad-CAMs.
 
-    ``dice_distance (B,)`` is ``1 − soft Dice`` of the two maps (0 = identical);
-    ``spearman (B,)`` the rank correlation of their pixels (1 = same ordering,
+    ``dice_distance (B,)`` is ``1 − soft Dice`` of the two maps.  Soft Dice of
+    a soft map with itself is ``Σp² / Σp < 1``, so even identical maps score
+    above 0; ``self_distance (B,)`` (the clean map against itself) is that
+    floor, reported alongside so drift can be read against it.
+    ``spearman (B,)`` is the rank correlation of the pixels (1 = same ordering,
     NaN when a map is constant).  Both use the clean prediction as target.
     """
 
     dice_distance: np.ndarray
     spearman: np.ndarray
     target: np.ndarray
+    self_distance: np.ndarray
 
     def to_dict(self) -> dict:
         return {
             "dice_distance_mean": float(np.mean(self.dice_distance)),
+            "self_distance_mean": float(np.mean(self.self_distance)),
             "spearman_mean": float(np.nanmean(self.spearman)) if np.isfinite(self.spearman).any() else None,
             "n": int(self.dice_distance.size),
         }
@@ -71,4 +76,5 @@ def explanation_drift(model: nn.Module, clean: Tensor, adversarial: Tensor,
             maps_clean = cam(clean, ClassLogitTarget(target)).detach()
             maps_adv = cam(adversarial, ClassLogitTarget(target)).detach()
     dice = soft_dice(maps_clean, maps_adv).cpu().numpy()
-    return DriftResult(1.0 - dice, spearman_per_image(maps_clean, maps_adv), target.cpu().numpy())
+    floor = soft_dice(maps_clean, maps_clean).cpu().numpy()
+    return DriftResult(1.0 - dice, spearman_per_image(maps_clean, maps_adv), target.cpu().numpy(), 1.0 - floor)
