@@ -88,9 +88,11 @@ def test_job_progress_throttles_writes_but_keeps_the_last_event(workspace, monke
     for step in range(1, 51):
         reporter(ProgressEvent("train", step, 50, {"loss": 1.0 / step}))
     assert store.get_job(job_id).status == RUNNING
+    reporter.close()  # a command closing its reporter early (train does) only flushes
+    assert store.get_job(job_id).status == RUNNING
     reporter.finish(0)
     reporter.close()
     job = store.get_job(job_id)
-    assert writes == [1, 49]
+    assert writes == [1, 49]  # the early close flushed; the final close had nothing left
     assert job.status == DONE and job.last_event["step"] == 50
     assert [e["metrics"]["loss"] for e in store.job_events(job_id)][-1] == 1.0 / 50

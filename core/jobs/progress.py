@@ -71,13 +71,19 @@ class JobProgress:
         self._error = error
 
     def close(self) -> None:
-        if self._closed:
+        """Flush; once :meth:`finish` has been called, also record the final status.
+
+        Commands may close their reporter early (e.g. to end a terminal bar
+        before printing); that only flushes, and the CLI's own ``finish`` +
+        ``close`` afterwards records how the command ended.
+        """
+        self.flush()
+        if self._closed or self._exit_code is None:
             return
         self._closed = True
         if self._previous_sigterm is not None:
             signal.signal(signal.SIGTERM, self._previous_sigterm)
-        self.flush()
-        code = self._exit_code if self._exit_code is not None else 1
+        code = self._exit_code
         if code == 0:
             status, error = DONE, None
         elif code == INTERRUPTED_EXIT_CODE:
