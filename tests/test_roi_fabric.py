@@ -94,6 +94,11 @@ def test_numeric_and_right_bottom_origins():
     np.testing.assert_allclose(ring(numeric), [[90, 85], [130, 85], [130, 105], [90, 105]], atol=1e-9)
 
 
+def test_missing_origin_defaults_to_fabric7_centre():
+    obj = {"type": "rect", "left": 50, "top": 40, "width": 20, "height": 10, "strokeWidth": 4}
+    np.testing.assert_allclose(ring(obj), [[40, 35], [60, 35], [60, 45], [40, 45]], atol=1e-9)
+
+
 def test_skew_x_makes_a_parallelogram_of_equal_area():
     obj = {"type": "rect", "originX": "center", "originY": "center", "left": 0, "top": 0,
            "width": 40, "height": 20, "strokeWidth": 0, "skewX": 45}

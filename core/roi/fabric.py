@@ -7,7 +7,7 @@ plane to the canvas with
 
 (``calcOwnMatrix``).  ``centre`` comes from ``left/top``, which is where the
 object's *origin* (``originX``/``originY``: left/center/right, top/center/bottom
-or a fraction) sits: the offset from that origin to the centre is measured on
+or a fraction; Fabric 7's default is center) sits: the offset from that origin to the centre is measured on
 the transformed bounding box, which *includes the stroke width* (added before
 scaling, or after it when ``strokeUniform``), and then rotated about
 ``left/top``.  Polygons, polylines and paths draw their points minus
@@ -77,8 +77,8 @@ def _origin(value: Any, key: str) -> float:
         if value not in _ORIGIN:
             raise ConfigError(f"canvas object {key} {value!r} is not left/center/right/top/bottom")
         return _ORIGIN[value]
-    if value is None:
-        return _ORIGIN["left" if key == "originX" else "top"]
+    if value is None:  # Fabric 7's default origin is the centre
+        return 0.0
     return float(value) - 0.5
 
 
@@ -145,8 +145,8 @@ def object_matrix(obj: Mapping[str, Any]) -> np.ndarray:
     """(3, 3) affine matrix from the object's own plane to its parent's (the canvas)."""
     left, top = _num(obj, "left", 0), _num(obj, "top", 0)
     angle = _num(obj, "angle", 0)
-    ox = _origin(obj.get("originX", "left"), "originX")
-    oy = _origin(obj.get("originY", "top"), "originY")
+    ox = _origin(obj.get("originX"), "originX")
+    oy = _origin(obj.get("originY"), "originY")
     centre = np.array([left, top])
     if ox or oy:
         dims = _transformed_dimensions(obj, _intrinsic_size(obj))
