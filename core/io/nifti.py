@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import io
+import logging
 import zlib
+from contextlib import contextmanager
 from pathlib import Path
 
 import numpy as np
@@ -53,10 +55,24 @@ def _gunzip(data: bytes, limit: int) -> bytes:
         raise LoadError(f"the gzip stream is damaged ({exc})") from exc
 
 
+@contextmanager
+def _quiet_nibabel():
+    """nibabel logs the header fixes it makes (e.g. an invalid sform code reset to 0)
+    to stderr; the loader's metadata reports the codes it ended up with."""
+    logger = logging.getLogger("nibabel")
+    level = logger.level
+    logger.setLevel(logging.CRITICAL)
+    try:
+        yield
+    finally:
+        logger.setLevel(level)
+
+
 def _read_header(head: bytes, kind: str):
     header_cls, _ = _header_classes(kind)
     try:
-        return header_cls.from_fileobj(io.BytesIO(head), check=True)
+        with _quiet_nibabel():
+            return header_cls.from_fileobj(io.BytesIO(head), check=True)
     except Exception as exc:  # noqa: BLE001 - nibabel raises HeaderDataError, ValueError, ...
         raise LoadError(f"the NIfTI header is invalid ({exc})") from exc
 
@@ -84,7 +100,8 @@ def load_nifti(data: bytes, kind: str, *, max_pixels: int, include_phi: bool = F
         raise LoadError(f"the NIfTI file is truncated: {len(data):,} of {n_bytes:,} bytes present")
     _, image_cls = _header_classes(kind)
     try:
-        img = image_cls.from_bytes(data)
+        with _quiet_nibabel():
+            img = image_cls.from_bytes(data)
     except Exception as exc:  # noqa: BLE001
         raise LoadError(f"the NIfTI file cannot be parsed ({exc})") from exc
     return _from_image(img, kind, shape, include_phi=include_phi, name=name)

@@ -1,7 +1,9 @@
 """PNG, JPEG and TIFF: 8/16-bit, greyscale or colour, multi-page TIFF.
 
-Pillow reads only the header (size, mode, page count) for the pixel guard;
-OpenCV decodes, because Pillow silently reduces 16-bit colour PNGs to 8 bits.
+Pillow reads the header (size, mode, page count) for the pixel guard and then
+verifies that every page decodes; OpenCV produces PNG and TIFF values, because
+Pillow silently reduces 16-bit colour PNGs to 8 bits; JPEG (8-bit) stays with
+Pillow.
 Values are kept as stored (no rescaling).  Alpha is dropped, not composited:
 medical exports use alpha only as an opacity flag, and compositing would
 change the grey levels.  EXIF orientation is not applied.
@@ -24,6 +26,14 @@ __all__ = ["load_raster"]
 _GREY_MODES = {"1", "L", "LA", "La", "I", "I;16", "I;16B", "I;16L", "I;16N", "F", "L;16"}
 
 
+def _verify_pages(im, pages: int) -> None:
+    """Decode every page with Pillow first: it raises on damaged data where
+    OpenCV's libpng/libjpeg would print to stderr and return a partial image."""
+    for page in range(pages):
+        im.seek(page)
+        im.load()
+
+
 def _header(data: bytes, fmt: str, max_pixels: int) -> tuple[str, int, int, int]:
     from PIL import Image
 
@@ -34,10 +44,12 @@ def _header(data: bytes, fmt: str, max_pixels: int) -> tuple[str, int, int, int]
                 width, height = im.size
                 pages = int(getattr(im, "n_frames", 1) or 1) if fmt == "tiff" else 1
                 mode = im.mode
+                if width * height * pages <= max_pixels:
+                    _verify_pages(im, pages)
     except Image.DecompressionBombError as exc:
         raise LoadError(f"the {fmt.upper()} image is larger than the pixel limit ({exc})") from exc
-    except Exception as exc:  # noqa: BLE001 - Pillow raises many types on damaged headers
-        raise LoadError(f"the {fmt.upper()} header cannot be read ({type(exc).__name__}: {exc})") from exc
+    except Exception as exc:  # noqa: BLE001 - Pillow raises many types on damaged files
+        raise LoadError(f"the {fmt.upper()} file is damaged or truncated ({type(exc).__name__}: {exc})") from exc
     if width < 1 or height < 1:
         raise LoadError(f"the {fmt.upper()} image is empty ({width}x{height})")
     if width * height * pages > max_pixels:
@@ -74,6 +86,15 @@ def _to_frame(raw: np.ndarray, grey: bool) -> np.ndarray:
     return raw
 
 
+def _jpeg_values(data: bytes, grey: bool) -> np.ndarray:
+    """JPEG through Pillow: 8-bit only, and libjpeg's recoverable-corruption
+    warnings stay silent (OpenCV's build prints them to stderr)."""
+    from PIL import Image
+
+    with Image.open(io.BytesIO(data)) as im:
+        return np.asarray(im.convert("L" if grey else "RGB"))
+
+
 def load_raster(data: bytes, fmt: str, *, max_pixels: int, include_phi: bool = False,
                 name: str | None = None) -> MedicalImage:
     """Decode PNG/JPEG/TIFF bytes into a :class:`MedicalImage`. Raises LoadError."""
@@ -81,17 +102,20 @@ def load_raster(data: bytes, fmt: str, *, max_pixels: int, include_phi: bool = F
 
     mode, width, height, pages = _header(data, fmt, max_pixels)
     grey = mode in _GREY_MODES
-    buf = np.frombuffer(data, np.uint8)
-    with _quiet_opencv():
-        if fmt == "tiff":
-            ok, decoded = cv2.imdecodemulti(buf, cv2.IMREAD_UNCHANGED)
-            decoded = list(decoded) if ok else []
-        else:
-            one = cv2.imdecode(buf, cv2.IMREAD_UNCHANGED)
-            decoded = [] if one is None else [one]
-    if not decoded:
-        raise LoadError(f"the {fmt.upper()} pixel data is damaged or truncated")
-    frames = [_to_frame(f, grey) for f in decoded]
+    if fmt == "jpeg":
+        frames = [_jpeg_values(data, grey)]
+    else:
+        buf = np.frombuffer(data, np.uint8)
+        with _quiet_opencv():
+            if fmt == "tiff":
+                ok, decoded = cv2.imdecodemulti(buf, cv2.IMREAD_UNCHANGED)
+                decoded = list(decoded) if ok else []
+            else:
+                one = cv2.imdecode(buf, cv2.IMREAD_UNCHANGED)
+                decoded = [] if one is None else [one]
+        if not decoded:
+            raise LoadError(f"the {fmt.upper()} pixel data is damaged or truncated")
+        frames = [_to_frame(f, grey) for f in decoded]
     if any(f.shape != frames[0].shape for f in frames):
         raise LoadError(f"the {len(frames)} TIFF pages differ in size or colour; save them as separate files")
     stored = np.stack(frames)
