@@ -37,3 +37,23 @@ def test_inspect_bad_file_is_one_error_line(workspace, tmp_path):
     assert len(lines) == 1 and lines[0].startswith("error: scan.dcm:") and "Traceback" not in result.stderr
     missing = run_cli("inspect", str(tmp_path / "absent.nii"))
     assert missing.returncode == 2 and missing.stderr.strip().splitlines() == ["error: absent.nii: file not found"]
+
+
+def test_inspect_damaged_files_give_only_the_error_line(workspace, tmp_path):
+    import io
+
+    import nibabel as nib
+    import numpy as np
+    from PIL import Image
+
+    png = io.BytesIO()
+    Image.fromarray(np.random.default_rng(0).integers(0, 65535, (64, 64), dtype=np.uint16)).save(png, "PNG")
+    (tmp_path / "cut.png").write_bytes(png.getvalue()[:-200])
+    nan = np.ones((4, 4, 4), np.float32)
+    nan[0, 0, 0] = np.nan
+    nib.save(nib.Nifti1Image(nan, np.eye(4)), tmp_path / "nan.nii.gz")
+    for name, expected in (("cut.png", "damaged or truncated"), ("nan.nii.gz", "NaN")):
+        result = run_cli("inspect", str(tmp_path / name), "--json")
+        lines = result.stderr.strip().splitlines()
+        assert result.returncode == 2 and len(lines) == 1, result.stderr
+        assert lines[0].startswith(f"error: {name}:") and expected in lines[0]
