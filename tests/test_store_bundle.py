@@ -200,3 +200,18 @@ def test_unreadable_manifest_and_missing_bundle(store, tmp_path):
         import_bundle(store, tmp_path / "b")
     with pytest.raises(ManifestError, match="no manifest.json"):
         import_bundle(store, tmp_path / "nowhere")
+
+
+def test_cli_export_then_import_and_one_line_errors(store, workspace, tmp_path):
+    from conftest import run_cli
+
+    populate_2d(store)
+    out = run_cli("--workspace", str(workspace.root), "annotations", "export", str(tmp_path / "b"))
+    assert out.returncode == 0 and "exported 3 ROI(s) on 2 image(s)" in out.stdout
+    again = run_cli("--workspace", str(workspace.root), "annotations", "export", str(tmp_path / "b"))
+    assert again.returncode == 2 and again.stderr.strip().splitlines()[-1].startswith("error: export folder")
+    imported = run_cli("--workspace", str(tmp_path / "ws2"), "annotations", "import", str(tmp_path / "b"))
+    assert imported.returncode == 0 and "imported 3 ROI(s)" in imported.stdout
+    assert AnnotationStore(Workspace(tmp_path / "ws2")).roi_counts() == {"nodule": 2, "mass": 1}
+    bad = run_cli("--workspace", str(tmp_path / "ws2"), "annotations", "import", str(tmp_path / "missing"))
+    assert bad.returncode == 2 and "Traceback" not in bad.stderr and "no manifest.json" in bad.stderr
