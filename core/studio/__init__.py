@@ -1,0 +1,25 @@
+"""UI-independent logic behind the studio's pages (never imports Streamlit).
+
+Public API::
+
+    workspace_summary(workspace) -> WorkspaceSummary
+    list_models(workspace) -> [ModelEntry]; load_model(entry) -> nn.Module
+    list_sources(workspace) -> [Source]; load_source(workspace, source) -> StudioImage
+    from_upload(data, name) -> StudioImage
+    attack_lab.analyse(model, x (1, C, H, W), attack=..., eps=...) -> AttackView
+    event_series(workspace, job_id, stage=None) -> {metric: [(x, value)]}
+"""
+
+from core.studio import attack_lab, image_sources
+from core.studio.image_sources import Source, StudioImage, from_upload, list_sources, load_source
+from core.studio.registry import ModelEntry, list_models, load_model
+from core.studio.series import event_series
+from core.studio.summary import WorkspaceSummary, workspace_summary
+
+__all__ = [
+    "attack_lab", "image_sources",
+    "Source", "StudioImage", "from_upload", "list_sources", "load_source",
+    "ModelEntry", "list_models", "load_model",
+    "event_series",
+    "WorkspaceSummary", "workspace_summary",
+]

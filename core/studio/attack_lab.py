@@ -1,0 +1,199 @@
+"""The attack lab's computation: one image, one model, one attack, everything the page shows.
+
+Kept out of the page so it can be timed, tested and reused; the page only
+draws the arrays returned here.  All images are pixels in [0, 1].
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from typing import Sequence
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from core.errors import ConfigError
+
+__all__ = ["Prediction", "AttackView", "to_model_input", "transform_input", "transform_roi", "overlay",
+           "top_k", "analyse",
+           "amplify_perturbation"]
+
+
+@dataclass
+class Prediction:
+    """One ranked class: index, display name and softmax probability."""
+
+    index: int
+    name: str
+    probability: float
+
+
+@dataclass
+class AttackView:
+    """What the attack lab shows for one model.
+
+    Arrays are ``(H, W)`` for one channel or ``(H, W, 3)`` for three, in [0, 1];
+    CAMs are ``(H, W)`` in [0, 1].
+    """
+
+    clean: np.ndarray
+    adversarial: np.ndarray
+    perturbation: np.ndarray
+    clean_top: list[Prediction]
+    adversarial_top: list[Prediction]
+    cam_clean: np.ndarray | None
+    cam_adversarial: np.ndarray | None
+    drift: dict[str, float] = field(default_factory=dict)
+    label: int = 0
+    linf: float = 0.0
+    seconds: float = 0.0
+
+    @property
+    def flipped(self) -> bool:
+        """True when the attack changed the top-1 prediction."""
+        return self.clean_top[0].index != self.adversarial_top[0].index
+
+
+def to_model_input(image: np.ndarray, in_channels: int, size: int) -> torch.Tensor:
+    """An image in [0, 1] as the ``(1, C, size, size)`` tensor a model expects.
+
+    ``image`` is ``(H, W)`` or ``(H, W, 3)``; grey images are repeated to three
+    channels and colour images averaged to one, as the model needs.
+    """
+    arr = np.asarray(image, dtype=np.float32)
+    if arr.ndim == 2:
+        arr = arr[None]
+    elif arr.ndim == 3 and arr.shape[-1] in (3, 4):
+        arr = arr[..., :3].transpose(2, 0, 1)
+    else:
+        raise ConfigError(f"expected an (H, W) or (H, W, 3) image, got shape {arr.shape}")
+    if not np.isfinite(arr).all():
+        raise ConfigError("the image contains NaN or infinite pixels")
+    x = torch.from_numpy(np.clip(arr, 0.0, 1.0)).unsqueeze(0)
+    if x.shape[1] != in_channels:
+        x = x.mean(1, keepdim=True) if in_channels == 1 else x.mean(1, keepdim=True).repeat(1, in_channels, 1, 1)
+    if x.shape[-2:] != (size, size):
+        x = F.interpolate(x, size=(size, size), mode="bilinear", align_corners=False, antialias=True)
+    return x.clamp(0.0, 1.0).contiguous()
+
+
+def transform_input(x: torch.Tensor, rotation_deg: float = 0.0, scale: float = 1.0) -> torch.Tensor:
+    """Rotate (degrees, counter-clockwise) and rescale ``x`` (B, C, H, W) about the centre."""
+    from core.datasets import rescale_images, rotate_images
+
+    if rotation_deg:
+        x = rotate_images(x, rotation_deg)
+    if scale != 1.0:
+        x = rescale_images(x, scale)
+    return x
+
+
+def top_k(logits: torch.Tensor, class_names: Sequence[str] | None, k: int = 3) -> list[Prediction]:
+    """The ``k`` most probable classes of one ``(K,)`` logit vector."""
+    probs = torch.softmax(logits.detach().float(), dim=-1)
+    values, indices = probs.topk(min(k, probs.numel()))
+    names = list(class_names) if class_names else []
+    return [Prediction(int(i), names[int(i)] if int(i) < len(names) else str(int(i)), float(v))
+            for v, i in zip(values, indices)]
+
+
+def amplify_perturbation(delta: torch.Tensor) -> torch.Tensor:
+    """``delta`` (C, H, W) mapped to [0, 1] with 0.5 = unchanged, stretched to its own max."""
+    peak = float(delta.abs().max())
+    return (0.5 + 0.5 * delta / peak) if peak > 0 else torch.full_like(delta, 0.5)
+
+
+def _as_display(x: torch.Tensor) -> np.ndarray:
+    arr = x.detach().cpu().float().numpy()
+    return arr[0] if arr.shape[0] == 1 else arr.transpose(1, 2, 0)
+
+
+def analyse(model: nn.Module, x: torch.Tensor, *, attack: str = "fgsm", eps: float = 8 / 255,
+            steps: int = 10, label: int | None = None, roi: torch.Tensor | None = None,
+            roi_mode: str = "inside", class_names: Sequence[str] | None = None,
+            cam_layer: nn.Module | None = None, seed: int = 0) -> AttackView:
+    """Attack one image and explain both versions.
+
+    Args:
+        model: maps pixels (B, C, H, W) in [0, 1] to logits (B, K).
+        x: (1, C, H, W) image in [0, 1] (see :func:`to_model_input`).
+        attack: ``"fgsm"`` or ``"pgd"`` (L∞); ``eps`` in pixel units.
+        label: the true class; ``None`` attacks the model's own clean prediction.
+        roi: optional (H, W) mask; ``roi_mode`` says whether only pixels
+            ``"inside"`` or ``"outside"`` it may change.
+        cam_layer: layer for Grad-CAM (default ``model.cam_layer`` if present).
+        seed: seeds PGD's random start so a rerun shows the same picture.
+    """
+    from core.attacks import make_attack
+    from core.explain import GradCAM
+    from core.robustness import explanation_drift
+
+    if x.dim() != 4 or x.shape[0] != 1:
+        raise ConfigError(f"expected one image as (1, C, H, W), got {tuple(x.shape)}")
+    start = time.perf_counter()
+    model.eval()
+    with torch.no_grad():
+        clean_logits = model(x)[0]
+    y = int(clean_logits.argmax()) if label is None else int(label)
+    attacker = make_attack(attack, model, float(eps), steps=int(steps))
+    if roi is not None:
+        attacker.roi_mode = roi_mode
+        roi_t = torch.as_tensor(np.asarray(roi), dtype=torch.float32)
+        if roi_t.shape[-2:] != x.shape[-2:]:
+            roi_t = F.interpolate(roi_t[None, None], size=x.shape[-2:], mode="nearest")[0, 0]
+        roi_batch = (roi_t > 0.5).float()[None, None]
+    else:
+        roi_batch = None
+    generator = torch.Generator().manual_seed(seed)
+    x_adv = attacker(x, torch.tensor([y]), roi=roi_batch, generator=generator)
+    with torch.no_grad():
+        adv_logits = model(x_adv)[0]
+
+    layer = cam_layer if cam_layer is not None else getattr(model, "cam_layer", None)
+    cam_clean = cam_adv = None
+    drift: dict[str, float] = {}
+    if layer is not None:
+        with GradCAM(model, layer) as cam:
+            # Explain the clean prediction in both images: does the evidence for
+            # the same class move when the pixels are attacked?
+            target = int(clean_logits.argmax())
+            maps = cam(torch.cat([x, x_adv]), [target, target]).detach()
+        cam_clean, cam_adv = maps[0], maps[1]
+        result = explanation_drift(model, x, x_adv, target_layer=layer)
+        drift = {"1 − soft Dice": float(result.dice_distance[0]),
+                 "self floor": float(result.self_distance[0]),
+                 "Spearman": float(result.spearman[0])}
+    delta = (x_adv - x)[0]
+    return AttackView(
+        clean=_as_display(x[0]), adversarial=_as_display(x_adv[0]),
+        perturbation=_as_display(amplify_perturbation(delta)),
+        clean_top=top_k(clean_logits, class_names), adversarial_top=top_k(adv_logits, class_names),
+        cam_clean=None if cam_clean is None else cam_clean.numpy(),
+        cam_adversarial=None if cam_adv is None else cam_adv.numpy(),
+        drift=drift, label=y, linf=float(delta.abs().max()), seconds=time.perf_counter() - start,
+    )
+
+
+def transform_roi(roi: np.ndarray, size: int, rotation_deg: float = 0.0, scale: float = 1.0) -> np.ndarray:
+    """An (H, W) ROI mask resized to ``size`` and moved exactly like the image; (size, size) bool."""
+    m = torch.from_numpy(np.asarray(roi, dtype=np.float32))[None, None]
+    m = F.interpolate(m, size=(size, size), mode="bilinear", align_corners=False)
+    m = transform_input(m, rotation_deg, scale)
+    return (m[0, 0] >= 0.5).numpy()
+
+
+def overlay(image: np.ndarray, cam: np.ndarray, alpha: float = 0.45) -> np.ndarray:
+    """A CAM (H, W) in [0, 1] blended as a jet heat map over ``image``; (H, W, 3) uint8."""
+    import cv2
+
+    base = np.asarray(image, dtype=np.float32)
+    if base.ndim == 2:
+        base = np.repeat(base[..., None], 3, axis=-1)
+    heat = cv2.applyColorMap(np.uint8(np.clip(cam, 0, 1) * 255), cv2.COLORMAP_JET)[..., ::-1]
+    if heat.shape[:2] != base.shape[:2]:
+        heat = cv2.resize(heat, base.shape[1::-1], interpolation=cv2.INTER_LINEAR)
+    out = (1 - alpha) * base + alpha * heat.astype(np.float32) / 255.0
+    return np.uint8(np.clip(out, 0, 1) * 255)

@@ -1,0 +1,104 @@
+"""Image files in the workspace and the 2-D planes (frames, slices) the store annotates.
+
+The store registers one row per annotated plane (``slice_index``/``axis``);
+files live under ``<workspace>/images``.  Uploads are validated by the real
+loader before anything is written, and written atomically.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from core.errors import LoadError
+from core.workspace import Workspace
+
+__all__ = ["Plane", "images_dir", "save_upload", "image_files", "plane_of", "register_plane", "render_plane",
+           "MAX_UPLOAD_BYTES"]
+
+#: Uploads larger than this are refused before parsing.
+MAX_UPLOAD_BYTES = 200 * 1024 * 1024
+
+
+@dataclass(frozen=True)
+class Plane:
+    """Which 2-D plane of a file: ``axis`` None is frame ``index``; otherwise a volume slice."""
+
+    index: int = 0
+    axis: str | None = None
+
+
+def images_dir(workspace: Workspace) -> Path:
+    path = workspace.root / "images"
+    path.mkdir(parents=True, exist_ok=True)
+    return path
+
+
+def _safe_name(name: str) -> str:
+    base = re.sub(r"[^A-Za-z0-9._-]+", "_", Path(name).name).strip("._") or "image"
+    return base[-120:]
+
+
+def save_upload(workspace: Workspace, data: bytes, name: str):
+    """Check ``data`` loads as an image, then store it under ``images/uploads``.
+
+    Returns ``(path, MedicalImage)``; raises :class:`LoadError` (one line)
+    for files that are too large or unreadable, and writes nothing then.
+    """
+    from core.io import load_image
+    from core.store import sha256_bytes
+
+    if len(data) > MAX_UPLOAD_BYTES:
+        raise LoadError(f"{name} is {len(data) / 2**20:.0f} MB; the studio accepts files up to "
+                        f"{MAX_UPLOAD_BYTES // 2**20} MB")
+    image = load_image(data, name=name)
+    folder = images_dir(workspace) / "uploads"
+    folder.mkdir(parents=True, exist_ok=True)
+    target = folder / f"{sha256_bytes(data)[:12]}-{_safe_name(name)}"
+    if not target.exists():
+        fd, tmp = tempfile.mkstemp(dir=folder, prefix=".upload-")
+        try:
+            with os.fdopen(fd, "wb") as fh:
+                fh.write(data)
+            os.replace(tmp, target)
+        finally:
+            if os.path.exists(tmp):
+                os.unlink(tmp)
+    return target, image
+
+
+def image_files(workspace: Workspace) -> list[Path]:
+    """Every file the studio can open: those under ``images/`` and the sources of stored planes."""
+    from core.store import AnnotationStore
+
+    found = {p.resolve() for p in images_dir(workspace).rglob("*") if p.is_file() and not p.name.startswith(".")}
+    found |= {Path(rec.source_path) for rec in AnnotationStore(workspace).list_images()
+              if Path(rec.source_path).is_file()}
+    return sorted(found, key=lambda p: (str(p.parent), p.name))
+
+
+def plane_of(record) -> Plane:
+    """The :class:`Plane` an :class:`core.store.ImageRecord` refers to."""
+    return Plane(record.slice_index or 0, record.axis)
+
+
+def render_plane(image, plane: Plane, window=None) -> np.ndarray:
+    """Display values in [0, 1] of one plane: (H, W) or (H, W, 3)."""
+    return image.render(plane.index, window=window, axis=plane.axis)
+
+
+def register_plane(store, path: Path, image, plane: Plane) -> int:
+    """The store id of a plane of ``path`` (registered on first use)."""
+    shape = render_plane(image, plane).shape[:2]
+    if plane.axis is not None:
+        slice_index = plane.index
+    else:
+        slice_index = plane.index if image.n_frames > 1 else None
+    return store.add_image_file(path, shape=shape, slice_index=slice_index, axis=plane.axis,
+                                source_shape=tuple(image.shape), display_name=Path(path).name,
+                                modality=image.modality)

@@ -1,0 +1,83 @@
+"""The model registry: every checkpoint under ``workspace.checkpoints``.
+
+Checkpoints carry their own :class:`core.models.ModelConfig` and metrics
+(``core.training``), so the registry is just a scan; nothing is kept in a
+separate index that could go stale.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from core.workspace import Workspace
+
+__all__ = ["ModelEntry", "list_models", "load_model", "CHECKPOINT_SUFFIXES"]
+
+CHECKPOINT_SUFFIXES = (".pt", ".pth")
+
+
+@dataclass
+class ModelEntry:
+    """One checkpoint as the registry lists it."""
+
+    name: str
+    path: Path
+    arch: str
+    config: dict[str, Any]
+    metrics: dict[str, Any] = field(default_factory=dict)
+    modified: float = 0.0
+    error: str | None = None
+
+    @property
+    def label(self) -> str:
+        acc = self.metrics.get("test_acc", self.metrics.get("acc"))
+        acc_text = f", acc {acc:.3f}" if isinstance(acc, (int, float)) else ""
+        return f"{self.name} ({self.arch}{acc_text})"
+
+
+def _name(root: Path, path: Path) -> str:
+    rel = path.relative_to(root)
+    # "<run>/model.pt" is named after its run folder.
+    return str(rel.parent) if rel.parent != Path(".") and rel.stem in ("model", "checkpoint", "best") \
+        else str(rel.with_suffix(""))
+
+
+def list_models(workspace: Workspace) -> list[ModelEntry]:
+    """Every readable checkpoint, newest first; unreadable ones carry ``error``."""
+    from core.errors import EquiGuardError
+    from core.training import load_checkpoint
+
+    root = workspace.checkpoints
+    entries = []
+    for path in sorted(p for p in root.rglob("*") if p.suffix in CHECKPOINT_SUFFIXES and p.is_file()):
+        try:
+            ckpt = _load_cached(path)
+        except (EquiGuardError, OSError) as exc:
+            entries.append(ModelEntry(_name(root, path), path, "?", {}, {}, path.stat().st_mtime, str(exc)))
+            continue
+        config = ckpt.config.to_dict() if hasattr(ckpt.config, "to_dict") else dict(ckpt.config)
+        entries.append(ModelEntry(_name(root, path), path, config.get("arch", "?"), config,
+                                  dict(ckpt.metrics or {}), path.stat().st_mtime))
+    entries.sort(key=lambda e: e.modified, reverse=True)
+    return entries
+
+
+_CACHE: dict[tuple[str, float], Any] = {}
+
+
+def _load_cached(path: Path):
+    from core.training import load_checkpoint
+
+    key = (str(path), path.stat().st_mtime)
+    if key not in _CACHE:
+        _CACHE[key] = load_checkpoint(path)
+    return _CACHE[key]
+
+
+def load_model(entry: ModelEntry):
+    """The entry's model in eval mode (the same object across calls while the file is unchanged)."""
+    model = _load_cached(entry.path).model
+    model.eval()
+    return model
