@@ -108,3 +108,30 @@ def test_pixel_bomb_is_refused_from_the_header():
         load_image(_png_claiming(100_000, 100_000))
     with pytest.raises(LoadError, match="limit"):
         load_image(_png(np.zeros((40, 40), np.uint8)), max_pixels=1000)
+
+
+def test_tiffs_pillow_cannot_open(tmp_path):
+    rng = np.random.default_rng(5)
+    rgb16 = rng.integers(0, 65536, size=(9, 11, 3), dtype=np.uint16)
+    ok, enc = cv2.imencode(".tiff", rgb16[..., ::-1])
+    img = load_image(enc.tobytes())
+    assert img.photometric == "RGB" and img.metadata["BitsPerSample"] == "16"
+    np.testing.assert_array_equal(img.frame(0), rgb16.astype(np.float32))
+    rgbf = rng.normal(size=(6, 5, 3)).astype(np.float32)
+    ok, enc = cv2.imencode(".tiff", rgbf[..., ::-1])
+    np.testing.assert_array_equal(load_image(enc.tobytes()).frame(0), rgbf)
+
+
+def test_tiff_page_sizes_and_guard(tmp_path):
+    from core.io.raster import tiff_page_sizes
+
+    path = tmp_path / "pages.tif"
+    pages = [Image.fromarray(np.zeros((h, 7), np.uint8)) for h in (5, 5, 5)]
+    pages[0].save(path, save_all=True, append_images=pages[1:])
+    raw = path.read_bytes()
+    assert tiff_page_sizes(raw) == [(7, 5)] * 3
+    with pytest.raises(LoadError, match="limit"):
+        load_image(raw, max_pixels=7 * 5 * 3 - 1)
+    assert load_image(raw, max_pixels=7 * 5 * 3).n_frames == 3
+    with pytest.raises(LoadError, match="TIFF"):
+        load_image(raw[:12])
