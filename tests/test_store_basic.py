@@ -202,6 +202,9 @@ def test_jobs_lifecycle_and_bounded_events(store):
     assert [e["seq"] for e in store.job_events(job, after_seq=n - 3)] == [n - 2, n - 1, n]
     done = store.update_job(job, status="done", exit_code=0, result={"acc": 0.91}, result_path="reports/x.json")
     assert done.is_final and done.finished_at is not None and done.result == {"acc": 0.91}
+    # conditional updates never overwrite a final state
+    assert store.update_job(job, only_if_status=("queued", "running"), status="failed") is None
+    assert store.get_job(job).status == "done"
     other = store.create_job("attack", ["attack"])
     assert [j.id for j in store.list_jobs()] == [other, job]
     assert [j.id for j in store.list_jobs("train")] == [job]
@@ -210,6 +213,9 @@ def test_jobs_lifecycle_and_bounded_events(store):
         store.update_job(job, status="exploded")
     with pytest.raises(ConfigError, match="unknown"):
         store.update_job(job, colour="red")
+    with pytest.raises(ConfigError, match="only_if_status"):
+        store.update_job(job, only_if_status="finished", status="done")
+    assert store.update_job(other, only_if_status="queued", status="cancelled").status == "cancelled"
     with pytest.raises(NotFoundError):
         store.update_job(999, status="done")
     with pytest.raises(ConfigError):

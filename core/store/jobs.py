@@ -70,12 +70,21 @@ class JobsMixin:
                                (kind.strip(), title, json.dumps(list(argv)), utc_now()))
             return int(cur.lastrowid)
 
-    def update_job(self: Database, job_id: int, **fields: Any) -> Job:
+    def update_job(self: Database, job_id: int, *, only_if_status: str | Iterable[str] | None = None,
+                   **fields: Any) -> Job | None:
         """Set columns of a job (``status``, ``pid``, ``progress``, ``result``, ``error``, ``exit_code`` ...).
 
         Moving to ``running`` stamps ``started_at`` and to a final status
-        (done/failed/cancelled) stamps ``finished_at``, unless given.
+        (done/failed/cancelled) stamps ``finished_at``, unless given.  With
+        ``only_if_status`` the update happens only if the job's status is (one
+        of) that, checked in the same transaction; otherwise nothing changes and
+        ``None`` is returned (e.g. never overwrite a ``cancelled`` job).
         """
+        allowed = None
+        if only_if_status is not None:
+            allowed = {only_if_status} if isinstance(only_if_status, str) else set(only_if_status)
+            if not allowed <= set(JOB_STATUSES):
+                raise ConfigError(f"only_if_status must name job statuses, got {sorted(allowed)}")
         unknown = set(fields) - _UPDATABLE
         if unknown:
             raise ConfigError(f"unknown job field(s): {', '.join(sorted(unknown))}")
@@ -86,9 +95,12 @@ class JobsMixin:
             fields["progress"] = min(1.0, max(0.0, float(fields["progress"])))
         values = {k: (_dumps(v, k) if k in _JSON_FIELDS and v is not None else v) for k, v in fields.items()}
         with self._write() as conn:
-            row = conn.execute("SELECT started_at, finished_at FROM jobs WHERE id = ?", (int(job_id),)).fetchone()
+            row = conn.execute("SELECT started_at, finished_at, status FROM jobs WHERE id = ?",
+                               (int(job_id),)).fetchone()
             if row is None:
                 raise NotFoundError(f"job {job_id} does not exist in this workspace")
+            if allowed is not None and row[2] not in allowed:
+                return None
             now = utc_now()
             if status == "running" and row[0] is None and "started_at" not in values:
                 values["started_at"] = now
