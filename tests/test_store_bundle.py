@@ -101,7 +101,11 @@ def test_bundle_from_a_dicom_contains_no_patient_identifiers(store, tmp_path):
     image = load_image(source)
     image_id = store.add_image_file(source, shape=image.frame_shape, slice_index=0, display_name=source.name,
                                     modality=image.modality)
-    store.add_roi(image_id, "nodule", disc(image.frame_shape, 60, 64, 10), annotator="Dr A")
+    # geometry as a careless caller might save it: a background data URL and a text note with the name
+    geometry = {"objects": [{"type": "Circle", "left": 64, "top": 60, "radius": 10},
+                            {"type": "IText", "left": 5, "top": 5, "text": f"pt {ds.PatientName}"}],
+                "backgroundImage": {"type": "Image", "src": "data:image/png;base64,AAAA"}}
+    store.add_roi(image_id, "nodule", disc(image.frame_shape, 60, 64, 10), annotator="Dr A", geometry=geometry)
     store.set_image_label(image_id, "nodule", "Dr A")
     result = export_bundle(store, tmp_path / "bundle")
     files = [p for p in result.folder.rglob("*") if p.is_file()]
@@ -109,7 +113,7 @@ def test_bundle_from_a_dicom_contains_no_patient_identifiers(store, tmp_path):
     for p in files:
         data = p.read_bytes()
         assert not (len(data) > 132 and data[128:132] == b"DICM"), p
-        for text in phi + [str(source.parent)]:
+        for text in phi + [str(source.parent), "data:image"]:
             assert text.encode() not in data, (text, p)
     # asked explicitly, the paths are kept (the caller's choice, flagged in the manifest)
     named = export_bundle(store, tmp_path / "named", include_source_paths=True)

@@ -6,7 +6,8 @@ key derived from the file's content hash, and DICOM metadata is never read
 into it.  What remains per image is its sha256 (to re-link the annotations
 to a file one already has), plane index/axis, shape and modality.  ROI
 labels, class labels and annotator names are exported as typed: do not put
-patient identifiers into them.
+patient identifiers into them.  Canvas geometry is exported without embedded
+images, data URLs or typed text (:func:`scrub_geometry`).
 
 The bundle is assembled in a temporary folder next to the target and renamed
 into place, so a crash never leaves a half-written bundle.
@@ -22,7 +23,7 @@ import warnings
 from collections import defaultdict
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Iterable
+from typing import Any, Iterable
 
 import numpy as np
 
@@ -35,7 +36,7 @@ from core.store.manifest import FORMAT, FORMAT_VERSION, MANIFEST_NAME, image_key
 from core.store.records import ImageRecord
 from core.store.store import AnnotationStore
 
-__all__ = ["ExportResult", "export_bundle"]
+__all__ = ["ExportResult", "export_bundle", "scrub_geometry"]
 
 
 @dataclass
@@ -48,6 +49,22 @@ class ExportResult:
     n_rois: int
     n_volumes: int
     warnings: list[str] = field(default_factory=list)
+
+
+# Canvas JSON fields that can carry pixels or free text rather than geometry:
+# embedded images (a background could be a rendered DICOM with burned-in
+# identifiers) and typed text.
+_NON_GEOMETRY_KEYS = frozenset({"src", "backgroundImage", "overlayImage", "text", "styles", "path_data"})
+
+
+def scrub_geometry(value: Any) -> Any:
+    """Canvas geometry without embedded images, data URLs or typed text (applied to every export)."""
+    if isinstance(value, dict):
+        return {k: scrub_geometry(v) for k, v in value.items()
+                if k not in _NON_GEOMETRY_KEYS and not (isinstance(v, str) and v.startswith("data:"))}
+    if isinstance(value, list):
+        return [scrub_geometry(v) for v in value if not (isinstance(v, str) and v.startswith("data:"))]
+    return value
 
 
 def _write_json(path: Path, doc: dict) -> None:
@@ -145,7 +162,7 @@ def export_bundle(store: AnnotationStore, folder: str | os.PathLike, *, image_id
                     "uid": roi.uid, "image": key, "label": roi.label, "annotator": roi.annotator,
                     "version": roi.version, "created_at": roi.created_at, "updated_at": roi.updated_at,
                     "mask": rel, "mask_sha256": mask_digest(png), "area": roi.area,
-                    "geometry": roi.geometry if include_geometry else None,
+                    "geometry": scrub_geometry(roi.geometry) if include_geometry else None,
                 })
                 step += 1
                 if progress is not None:
