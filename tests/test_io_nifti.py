@@ -202,3 +202,22 @@ def test_nifti_pair_from_path(tmp_path):
     np.testing.assert_array_equal(load_image(tmp_path / "pair.img").volume, data)
     with pytest.raises(LoadError, match=r"\.img"):
         load_image((tmp_path / "pair.hdr").read_bytes())
+
+
+def test_mask_keeps_the_sources_qform_and_sform(tmp_path):
+    data = np.zeros((4, 5, 6), np.int16)
+    img = nib.Nifti1Image(data, LPS_AFFINE)
+    shifted = LPS_AFFINE.copy()
+    shifted[:3, 3] += [1.0, 2.0, 3.0]
+    img.header.set_qform(shifted, code=1)
+    img.header.set_sform(LPS_AFFINE, code=2)
+    nib.save(img, tmp_path / "two.nii")
+    loaded = load_image(tmp_path / "two.nii")
+    mask = np.zeros(loaded.spatial_shape, bool)
+    mask[0, 0, 0] = True
+    saved = nib.load(loaded.save_mask_nifti(mask, tmp_path / "mask.nii")).header
+    q, qcode = saved.get_qform(coded=True)
+    s_, scode = saved.get_sform(coded=True)
+    assert (int(qcode), int(scode)) == (1, 2)
+    np.testing.assert_allclose(q, shifted, atol=1e-5)
+    np.testing.assert_allclose(s_, LPS_AFFINE, atol=1e-5)

@@ -60,6 +60,9 @@ class MedicalImage:
     affine: np.ndarray | None = field(default=None, repr=False)
     source_affine: np.ndarray | None = field(default=None, repr=False)
     source_ornt: np.ndarray | None = field(default=None, repr=False)
+    # NIfTI sources: (qform, qform_code, sform, sform_code) copied into saved masks,
+    # so viewers that prefer one transform over the other still align them.
+    source_xforms: tuple[np.ndarray | None, int, np.ndarray | None, int] | None = field(default=None, repr=False)
     windows: tuple[Window, ...] = ()
     name: str | None = None
 
@@ -178,16 +181,18 @@ class MedicalImage:
     def save_mask_nifti(self, mask_volume: np.ndarray, path: str | os.PathLike) -> Path:
         """Write a canonical (X, Y, Z) mask as a uint8 NIfTI that overlays the source file.
 
-        The canonical reorientation is undone and the source affine is used,
-        so any viewer shows the mask on the same voxels of the original file.
+        The canonical reorientation is undone and the source's qform/sform
+        (with their codes) are copied, so any viewer shows the mask on the same
+        voxels of the original file.
         The file is written to a temporary name and renamed into place.
         """
         import nibabel as nib
 
         src = self.mask_to_source(mask_volume).astype(np.uint8)
         img = nib.Nifti1Image(src, self.source_affine)
-        img.header.set_qform(self.source_affine, code=1)
-        img.header.set_sform(self.source_affine, code=1)
+        qform, qcode, sform, scode = self.source_xforms or (self.source_affine, 1, self.source_affine, 1)
+        img.header.set_qform(qform, code=int(qcode))
+        img.header.set_sform(sform, code=int(scode))
         img.header["descrip"] = b"EquiGuard mask"
         path = Path(path)
         tmp = path.with_name(f".{uuid.uuid4().hex}.tmp-{path.name}")

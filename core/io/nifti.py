@@ -169,4 +169,5 @@ def _from_image(img, kind: str, shape: tuple[int, ...], *, include_phi: bool, na
     return MedicalImage(
         format="nifti", photometric="MONOCHROME2", spacing=(float(zooms[1]), float(zooms[0]), float(zooms[2])),
         default_window=auto_window(volume), metadata=metadata, modality=None, volume=volume,
-        affine=canonical_affine, source_affine=affine, source_ornt=ornt, name=name)
+        affine=canonical_affine, source_affine=affine, source_ornt=ornt, name=name,
+        source_xforms=(*header.get_qform(coded=True), *header.get_sform(coded=True)))
