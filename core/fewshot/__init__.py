@@ -1,5 +1,43 @@
-"""Expert-guided explainable few-shot learning (prototypical networks + Grad-CAM guidance)."""
+"""Expert-guided explainable few-shot learning.
 
-from core.fewshot.distances import DISTANCES, pairwise_distance
+Public API::
 
-__all__ = ["DISTANCES", "pairwise_distance"]
+    FewShotData(images (N,C,H,W), labels (N,), masks (N,H,W), groups, class_names)
+    split_by_group(data, test_fraction, seed) -> (train, test)   # patient-disjoint
+    EpisodicSampler(labels, way, shot, query, episodes, seed, groups) -> Episode
+    build_backbone("conv4"|"resnet18"|"densenet121", in_channels, hidden, weights_path)
+    ProtoNet(backbone, embed_dim, metric, normalize); class_prototypes(emb, labels)
+    TrainConfig(...); train_fewshot(model, train_data, config, progress)
+    evaluate_episodic(model, test_data, way, shot, query, episodes, ...) -> metrics with 95% CIs
+    save_checkpoint(...); load_checkpoint(path) -> (model, payload)
+    RunConfig(...); run_fewshot(config, out_dir, progress) -> metrics (files in out_dir)
+    brain_phantom(...), cxr_phantom(...)    # synthetic, NOT clinical data
+"""
+
+from core.fewshot.backbones import BACKBONES, Backbone, Conv4, TorchvisionBackbone, build_backbone
+from core.fewshot.checkpoint import build_model, load_checkpoint, model_config, save_checkpoint
+from core.fewshot.data import FewShotData, split_by_group
+from core.fewshot.datasets import BRAIN_CLASSES, CXR_CLASSES, brain_phantom, cxr_phantom
+from core.fewshot.distances import DISTANCES, distance_to_sets, pairwise_distance
+from core.fewshot.evaluate import embed, evaluate_episodic
+from core.fewshot.experiment import DATASETS, RunConfig, load_split, run_fewshot, write_json
+from core.fewshot.guidance import CAM_SCORES, GUIDANCE, EpisodePrototypeTarget
+from core.fewshot.protonet import ProtoNet, class_prototypes
+from core.fewshot.sampler import Episode, EpisodicSampler
+from core.fewshot.stats import mean_ci
+from core.fewshot.train import TrainConfig, TrainResult, episode_step, train_fewshot
+
+__all__ = [
+    "BACKBONES", "Backbone", "Conv4", "TorchvisionBackbone", "build_backbone",
+    "build_model", "load_checkpoint", "model_config", "save_checkpoint",
+    "FewShotData", "split_by_group",
+    "BRAIN_CLASSES", "CXR_CLASSES", "brain_phantom", "cxr_phantom",
+    "DISTANCES", "distance_to_sets", "pairwise_distance",
+    "embed", "evaluate_episodic",
+    "DATASETS", "RunConfig", "load_split", "run_fewshot", "write_json",
+    "CAM_SCORES", "GUIDANCE", "EpisodePrototypeTarget",
+    "ProtoNet", "class_prototypes",
+    "Episode", "EpisodicSampler",
+    "mean_ci",
+    "TrainConfig", "TrainResult", "episode_step", "train_fewshot",
+]

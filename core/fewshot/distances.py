@@ -7,7 +7,7 @@ import torch.nn.functional as F
 
 from core.errors import ConfigError
 
-__all__ = ["DISTANCES", "pairwise_distance"]
+__all__ = ["DISTANCES", "pairwise_distance", "distance_to_sets"]
 
 DISTANCES = ("squared_euclidean", "euclidean", "cosine")
 
@@ -32,4 +32,14 @@ def pairwise_distance(a: torch.Tensor, b: torch.Tensor, metric: str = "squared_e
         if metric == "cosine":
             return 1.0 - F.normalize(a, dim=1) @ F.normalize(b, dim=1).T
         sq = (a.unsqueeze(1) - b.unsqueeze(0)).pow(2).sum(-1)
+    return sq if metric == "squared_euclidean" else torch.sqrt(sq + _SQRT_EPS)
+
+
+def distance_to_sets(a: torch.Tensor, sets: torch.Tensor, metric: str = "squared_euclidean") -> torch.Tensor:
+    """Distance of each row of ``a`` (B, D) to each row of its own set ``sets`` (B, n, D) -> (B, n)."""
+    if metric not in DISTANCES:
+        raise ConfigError(f"unknown distance {metric!r}; choose one of {', '.join(DISTANCES)}")
+    if metric == "cosine":
+        return 1.0 - F.cosine_similarity(a.unsqueeze(1), sets, dim=2)
+    sq = (a.unsqueeze(1) - sets).pow(2).sum(-1)
     return sq if metric == "squared_euclidean" else torch.sqrt(sq + _SQRT_EPS)
