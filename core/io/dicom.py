@@ -90,7 +90,7 @@ def _check_decoder(ds: Any) -> None:
         raise LoadError(f"cannot decode {label}: pydicom has no decoder for it; "
                         "convert the file to an uncompressed syntax (e.g. dcmdjpeg/gdcmconv)") from None
     if not decoder.is_available:
-        missing = "; ".join(" ".join(v) for v in decoder.missing_dependencies) or "a decoder plugin"
+        missing = "; ".join(str(v) for v in decoder.missing_dependencies) or "a decoder plugin"
         raise LoadError(f"cannot decode {label}: no installed plugin supports it ({missing}); "
                         "install one of those packages or convert the file to an uncompressed syntax")
 
