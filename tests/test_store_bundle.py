@@ -124,7 +124,11 @@ def test_bundle_from_a_dicom_contains_no_patient_identifiers(store, tmp_path):
 @pytest.mark.parametrize("name", ["anatomical.nii", "reoriented_anat_moved.nii"])
 def test_volume_slices_export_as_nifti_in_the_source_affine(store, tmp_path, name):
     source = tmp_path / name
-    shutil.copy(NIB_DATA / name, source)
+    # a source header carrying an identifier, as some converters write into descrip/aux_file
+    original_img = nib.load(NIB_DATA / name)
+    original_img.header["descrip"] = b"PATIENT JANE DOE 1970"
+    original_img.header["aux_file"] = b"MRN12345"
+    nib.save(original_img, source)
     image = load_image(source)
     masks = {}
     for index, (cy, cx) in {5: (10, 12), 6: (11, 13), 12: (20, 15)}.items():
@@ -148,6 +152,9 @@ def test_volume_slices_export_as_nifti_in_the_source_affine(store, tmp_path, nam
     assert data.sum() == sum(int(m.sum()) for m in masks.values())
     expected = image.mask_to_source(image.slices_to_volume(masks, "axial"))
     np.testing.assert_array_equal(data.astype(bool), expected)
+    for p in result.folder.rglob("*"):
+        if p.is_file():
+            assert b"JANE DOE" not in p.read_bytes() and b"MRN12345" not in p.read_bytes(), p
     # the mask voxels sit on the displayed slices: the reloaded mask, re-sliced, gives the drawn masks back
     reloaded = load_image(result.folder / vol["file"])
     for index, mask in masks.items():
