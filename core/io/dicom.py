@@ -250,7 +250,10 @@ def load_dicom(data: bytes, *, max_pixels: int, include_phi: bool = False, name:
         raise LoadError(f"not a readable DICOM file ({type(exc).__name__}: {exc})") from exc
     if not any(k in ds for k in _PIXEL_KEYWORDS):
         sop = ds.get("SOPClassUID")
-        what = f" ({sop.name})" if sop is not None and getattr(sop, "name", "") else ""
+        sop_name = str(getattr(sop, "name", "") or "") if sop is not None else ""
+        if "Image" in sop_name:
+            raise LoadError(f"this {sop_name} file has no pixel data: it is truncated or incomplete")
+        what = f" ({sop_name})" if sop_name else ""
         raise LoadError(f"this DICOM file has no pixel data{what}; open an image file of the series instead")
     rows, cols = _int(ds, "Rows"), _int(ds, "Columns")
     n_frames, samples = _int(ds, "NumberOfFrames", 1), _int(ds, "SamplesPerPixel", 1)
