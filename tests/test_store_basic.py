@@ -233,3 +233,30 @@ def test_threads_share_one_store_object_without_losing_writes(store):
     assert len(set(ids)) == 60
     assert store.roi_counts() == {f"t{k}": 10 for k in range(6)}
     assert store.integrity_check() == "ok"
+
+
+def test_image_mask_is_the_union_of_live_rois(store):
+    image = store.add_image(SHA, "x", shape=(40, 50))
+    assert not store.image_mask(image).any()
+    a = store.add_roi(image, "tumour", box(r0=0, r1=10), annotator="A")
+    store.add_roi(image, "tumour", box(r0=5, r1=15), annotator="A")
+    store.add_roi(image, "edema", box(r0=30, r1=35), annotator="A")
+    np.testing.assert_array_equal(store.image_mask(image, "tumour"), box(r0=0, r1=15))
+    assert store.image_mask(image).sum() == 15 * 20 + 5 * 20
+    store.delete_roi(a.id, annotator="A")
+    np.testing.assert_array_equal(store.image_mask(image, "tumour"), box(r0=5, r1=15))
+    with pytest.raises(NotFoundError):
+        store.image_mask(999)
+
+
+@pytest.mark.parametrize("package", ["core.store", "core.roi"])
+def test_every_public_name_exists_and_is_documented(package):
+    import importlib
+    import inspect
+
+    module = importlib.import_module(package)
+    assert module.__doc__
+    for name in module.__all__:
+        obj = getattr(module, name)
+        if inspect.isclass(obj) or inspect.isfunction(obj):
+            assert inspect.getdoc(obj), f"{package}.{name} has no docstring"

@@ -15,7 +15,9 @@ scaling, or after it when ``strokeUniform``), and then rotated about
 
 Only the geometry matters for an ROI: a filled shape's mask is its interior
 (the stroke drawn on its border is ignored), while an open shape (line,
-polyline) is a stroke, whose mask is the band ``strokeWidth`` wide around it.
+polyline) is a stroke, whose mask is the band ``strokeWidth`` wide around it
+(joins drawn round; Fabric's default miter joins add at most a few pixels at
+sharp corners).
 Freehand paths are treated as outlines of a region and filled (implicitly
 closed).  Text objects are not regions and are skipped; any other unknown
 type raises :class:`core.errors.ConfigError`.

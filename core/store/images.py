@@ -20,6 +20,7 @@ _AXES = ("axial", "coronal", "sagittal")
 
 
 def sha256_bytes(data: bytes) -> str:
+    """sha256 hex of in-memory bytes (e.g. a browser upload), the same key as :func:`sha256_file`."""
     return hashlib.sha256(data).hexdigest()
 
 

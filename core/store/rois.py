@@ -247,6 +247,16 @@ class RoisMixin:
             raise NotFoundError(f"ROI {roi_id} does not exist in this workspace")
         return [_version(r) for r in rows]
 
+    def image_mask(self: Database, image_id: int, label: str | None = None) -> np.ndarray:
+        """Union of the image's live ROI masks (of one ``label``, or all): bool (H, W); all False if none."""
+        image = self._conn().execute("SELECT shape FROM images WHERE id = ?", (int(image_id),)).fetchone()
+        if image is None:
+            raise NotFoundError(f"image {image_id} does not exist in this workspace")
+        mask = np.zeros(tuple(json.loads(image[0])), dtype=bool)
+        for roi in self.list_rois(image_id, label=label):
+            mask |= roi.mask
+        return mask
+
     def roi_counts(self: Database) -> Mapping[str, int]:
         """Live ROIs per label."""
         rows = self._conn().execute("SELECT label, COUNT(*) FROM rois WHERE deleted = 0 GROUP BY label").fetchall()
