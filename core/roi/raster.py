@@ -84,8 +84,15 @@ def rasterize_rings(rings: Sequence[np.ndarray], shape: tuple[int, int],
     start = np.clip(np.ceil(xs[:-1][span] - 0.5), 0, width).astype(np.int64)
     stop = np.clip(np.ceil(xs[1:][span] - 0.5), 0, width).astype(np.int64)
     good = stop > start
-    diff = np.zeros((height, width + 1), dtype=np.int32)
-    np.add.at(diff, (span_rows[good], start[good]), 1)
-    np.add.at(diff, (span_rows[good], stop[good]), -1)
-    mask = np.cumsum(diff[:, :width], axis=1) > 0
+    if not good.any():
+        return mask
+    span_rows, start, stop = span_rows[good], start[good], stop[good]
+    # only the rows and columns the spans touch need the running sum
+    r0, r1 = int(span_rows.min()), int(span_rows.max()) + 1
+    c0, c1 = int(start.min()), int(stop.max())
+    w = c1 - c0 + 1
+    n = (r1 - r0) * w
+    diff = (np.bincount((span_rows - r0) * w + (start - c0), minlength=n)
+            - np.bincount((span_rows - r0) * w + (stop - c0), minlength=n)).reshape(r1 - r0, w)
+    mask[r0:r1, c0:c1] = np.cumsum(diff[:, :-1], axis=1) > 0
     return mask
