@@ -43,3 +43,33 @@ def run_cli(*argv: str, cwd: Path | None = None, env: dict | None = None, timeou
     full_env.update(env or {})
     return subprocess.run([sys.executable, "-m", "core", *argv], cwd=cwd or REPO_ROOT,
                           env=full_env, capture_output=True, text=True, timeout=timeout)
+
+
+@pytest.fixture(scope="session")
+def studio_workspace(tmp_path_factory):
+    """A workspace for the studio tests: demo data (no jobs) and two tiny digits checkpoints.
+
+    Built once per session; tests that change it must only add to it.
+    """
+    import torch
+
+    from core.datasets import load_dataset
+    from core.demo import build_demo
+    from core.models import ModelConfig
+    from core.training import TrainConfig, train
+    from core.workspace import Workspace
+
+    ws = Workspace(tmp_path_factory.mktemp("studio") / "workspace")
+    build_demo(ws, train=False)
+    subsets = []
+    for split, n in (("train", 300), ("val", 100), ("test", 100)):
+        data = load_dataset("digits", split)
+        data.images, data.labels = data.images[:n], data.labels[:n]
+        data.indices = data.indices[:n]
+        subsets.append(data)
+    for arch in ("baseline", "parallel_rot_scale"):
+        torch.manual_seed(0)
+        config = ModelConfig(arch=arch, in_channels=1, num_classes=10, image_size=subsets[0].image_size)
+        train(config, TrainConfig(epochs=1, batch_size=32, device="cpu", seed=0), "digits",
+              out=ws.checkpoints / f"{arch}-digits-test", datasets=tuple(subsets))
+    return ws

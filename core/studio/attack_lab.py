@@ -82,11 +82,13 @@ def to_model_input(image: np.ndarray, in_channels: int, size: int) -> torch.Tens
 
 def transform_input(x: torch.Tensor, rotation_deg: float = 0.0, scale: float = 1.0) -> torch.Tensor:
     """Rotate (degrees, counter-clockwise) and rescale ``x`` (B, C, H, W) about the centre."""
-    from core.datasets import rescale_images, rotate_images
-
     if rotation_deg:
+        from core.datasets import rotate_images
+
         x = rotate_images(x, rotation_deg)
     if scale != 1.0:
+        from core.datasets import rescale_images
+
         x = rescale_images(x, scale)
     return x
 

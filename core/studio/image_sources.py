@@ -11,13 +11,12 @@ from dataclasses import dataclass
 import numpy as np
 
 from core.errors import LoadError
+from core.studio.planes import MAX_UPLOAD_BYTES
 from core.workspace import Workspace
 
 __all__ = ["Source", "StudioImage", "list_sources", "load_source", "from_upload", "MAX_UPLOAD_BYTES",
            "N_DIGITS"]
 
-#: Uploads larger than this are refused before parsing (the studio runs on a laptop).
-MAX_UPLOAD_BYTES = 200 * 1024 * 1024
 #: How many digits test images are offered.
 N_DIGITS = 20
 
@@ -52,8 +51,11 @@ def list_sources(workspace: Workspace) -> list[Source]:
     """Workspace images first (store order), then the first digits test images."""
     from core.store import AnnotationStore
 
-    sources = [Source("store", int(rec.id), f"{rec.name}" + (f" [{rec.class_label}]" if rec.class_label else ""))
-               for rec in AnnotationStore(workspace).list_images()]
+    store = AnnotationStore(workspace)
+    labels = {lab.image_id: lab.label for lab in store.list_image_labels()}
+    sources = [Source("store", int(rec.id), (rec.display_name or f"image {rec.id}")
+                      + (f" [{labels[rec.id]}]" if rec.id in labels else ""))
+               for rec in store.list_images()]
     digits = _digits()
     sources += [Source("digits", i, f"digits test #{i} (a {digits.classes[int(digits.labels[i])]})")
                 for i in range(min(N_DIGITS, len(digits)))]
@@ -69,13 +71,16 @@ def load_source(workspace: Workspace, source: Source) -> StudioImage:
     if source.kind == "store":
         from core.store import AnnotationStore
 
+        from core.io import load_image
+        from core.studio.planes import plane_of, render_plane
+
         store = AnnotationStore(workspace)
-        image = store.open_image(source.ref)
-        pixels = image.render(0)
-        masks = [r.mask for r in store.list_rois(source.ref) if r.frame == 0]
-        roi = np.logical_or.reduce(masks) if masks else None
         rec = store.get_image(source.ref)
-        return StudioImage(pixels, source.title, None, rec.class_label, roi)
+        pixels = render_plane(load_image(rec.source_path), plane_of(rec))
+        masks = [r.mask for r in store.list_rois(rec.id)]
+        roi = np.logical_or.reduce(masks) if masks else None
+        label = store.get_image_label(rec.id)
+        return StudioImage(pixels, source.title, None, label.label if label else None, roi)
     raise LoadError(f"unknown image source {source.kind!r}")
 
 
@@ -85,7 +90,7 @@ def from_upload(data: bytes, name: str) -> StudioImage:
 
     if len(data) > MAX_UPLOAD_BYTES:
         raise LoadError(f"{name} is {len(data) / 2**20:.0f} MB; the studio accepts files up to "
-                        f"{MAX_UPLOAD_BYTES / 2**20:.0f} MB")
+                        f"{MAX_UPLOAD_BYTES // 2**20} MB")
     image = load_image(data, name=name)
     middle = image.n_slices("axial") // 2 if image.is_volume else 0
     pixels = image.render(middle, axis="axial") if image.is_volume else image.render(0)

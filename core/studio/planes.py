@@ -18,7 +18,7 @@ import numpy as np
 from core.errors import LoadError
 from core.workspace import Workspace
 
-__all__ = ["Plane", "images_dir", "save_upload", "image_files", "plane_of", "register_plane", "render_plane",
+__all__ = ["Plane", "images_dir", "save_upload", "image_files", "plane_of", "register_plane", "render_plane", "find_plane",
            "MAX_UPLOAD_BYTES"]
 
 #: Uploads larger than this are refused before parsing.
@@ -95,10 +95,17 @@ def render_plane(image, plane: Plane, window=None) -> np.ndarray:
 def register_plane(store, path: Path, image, plane: Plane) -> int:
     """The store id of a plane of ``path`` (registered on first use)."""
     shape = render_plane(image, plane).shape[:2]
-    if plane.axis is not None:
-        slice_index = plane.index
-    else:
-        slice_index = plane.index if image.n_frames > 1 else None
-    return store.add_image_file(path, shape=shape, slice_index=slice_index, axis=plane.axis,
+    return store.add_image_file(path, shape=shape, slice_index=_slice_index(image, plane), axis=plane.axis,
                                 source_shape=tuple(image.shape), display_name=Path(path).name,
                                 modality=image.modality)
+
+
+def _slice_index(image, plane: Plane) -> int | None:
+    if plane.axis is not None:
+        return plane.index
+    return plane.index if image.n_frames > 1 else None
+
+
+def find_plane(store, sha256: str, image, plane: Plane):
+    """The store's record of this plane of the file with hash ``sha256``, or None if not registered."""
+    return store.find_image(sha256, _slice_index(image, plane), plane.axis)

@@ -1,0 +1,110 @@
+"""Small Streamlit widgets shared by the pages (no logic beyond display).
+
+Imported as ``_ui``: ``app.py`` puts ``pages/`` on ``sys.path``.
+"""
+
+from __future__ import annotations
+
+import time
+
+import streamlit as st
+
+from core.errors import EquiGuardError
+from core.workspace import Workspace
+
+__all__ = ["workspace", "annotator", "job_table", "job_curves", "show_error", "STATUS_ICON"]
+
+STATUS_ICON = {"queued": "⏳", "running": "🔄", "done": "✅", "failed": "❌", "cancelled": "⛔"}
+
+
+@st.cache_resource(show_spinner=False)
+def _workspace_for(root: str) -> Workspace:
+    return Workspace(root)
+
+
+def workspace() -> Workspace:
+    """The studio's workspace: ``$EQUIGUARD_WORKSPACE`` or ``./data``."""
+    from core.workspace import default_workspace_root
+
+    return _workspace_for(str(default_workspace_root()))
+
+
+def annotator() -> str:
+    """The annotator name from the sidebar, remembered for the session."""
+    st.session_state.setdefault("annotator", "")
+    return st.sidebar.text_input("Annotator", key="annotator",
+                                 help="stored with every ROI you save").strip()
+
+
+def show_error(exc: BaseException) -> None:
+    """One-line message for user errors; anything else is shown as a bug."""
+    if isinstance(exc, EquiGuardError):
+        st.error(str(exc), icon="⚠️")
+    else:
+        st.error(f"{type(exc).__name__}: {exc}", icon="🐞")
+
+
+def _fmt_time(ts: float | None) -> str:
+    return time.strftime("%H:%M:%S", time.localtime(ts)) if ts else "–"
+
+
+def job_table(ws: Workspace, kind: str | None = None, key: str = "jobs", limit: int = 8,
+              allow_cancel: bool = True) -> list:
+    """Render recent jobs of ``kind`` with progress bars and cancel buttons; returns them."""
+    from core.jobs import cancel_job, job_log, list_jobs
+
+    jobs = list_jobs(ws, kind=kind)[:limit]
+    if not jobs:
+        st.caption("No jobs yet.")
+        return jobs
+    for job in jobs:
+        with st.container(border=True):
+            cols = st.columns([5, 2, 1])
+            cols[0].markdown(f"{STATUS_ICON.get(job.status, '')} **#{job.id} {job.title}**  \n"
+                             f"`{' '.join(job.argv)}`")
+            cols[1].caption(f"{job.status} · started {_fmt_time(job.started)}")
+            if allow_cancel and job.status in ("queued", "running"):
+                if cols[2].button("Cancel", key=f"{key}-cancel-{job.id}"):
+                    cancel_job(ws, job.id)
+                    st.rerun()
+            last = job.last_event or {}
+            fraction = None
+            if last.get("total"):
+                fraction = min(1.0, max(0.0, last["step"] / last["total"]))
+            if job.status == "done":
+                fraction = 1.0
+            if fraction is not None:
+                metrics = ", ".join(f"{k} {v:.3g}" for k, v in (last.get("metrics") or {}).items())
+                text = f"{last.get('stage', '')} {last.get('step', '')}/{last.get('total', '')}"
+                st.progress(fraction, text=f"{text}  {metrics}".strip())
+            if job.status == "failed":
+                st.error(job.error or "failed", icon="❌")
+                tail = job_log(ws, job.id, lines=8)
+                if tail:
+                    with st.expander("log"):
+                        st.code(tail)
+    return jobs
+
+
+def job_curves(ws: Workspace, job_ids: dict[str, int], metrics: tuple[str, ...] = ("loss", "acc"),
+               stage: str | None = None, key: str = "curves") -> None:
+    """Plotly line charts of each metric over the jobs' progress events (one line per job)."""
+    import plotly.graph_objects as go
+
+    from core.studio import event_series
+
+    series = {name: event_series(ws, job_id, stage=stage) for name, job_id in job_ids.items()}
+    cols = st.columns(len(metrics))
+    for col, metric in zip(cols, metrics):
+        fig = go.Figure()
+        for name, table in series.items():
+            points = table.get(metric)
+            if points:
+                xs, ys = zip(*points)
+                fig.add_trace(go.Scatter(x=xs, y=ys, mode="lines+markers", name=name))
+        if not fig.data:
+            col.caption(f"no {metric} reported yet")
+            continue
+        fig.update_layout(title=metric, height=280, margin=dict(l=10, r=10, t=40, b=10),
+                          xaxis_title="step", legend=dict(orientation="h"))
+        col.plotly_chart(fig, key=f"{key}-{metric}")

@@ -1,0 +1,63 @@
+"""Symmetry models: train the paper-1 architectures as background jobs; the model registry."""
+
+import json
+
+import streamlit as st
+
+import _ui
+from core.jobs import launch_job
+from core.models import ARCHITECTURES, PRESETS
+from core.studio import commands
+from core.studio.registry import list_models
+
+ws = _ui.workspace()
+st.title("🔄 Symmetry models")
+st.caption("Plain, parallel, cascaded and fully rotation-equivariant CNNs (cyclic group C_N via e2cnn) and "
+           "scale-equivariant branches with shared weights; trained without adversarial training.")
+
+with st.form("train"):
+    st.subheader("Train")
+    archs = st.multiselect("Architectures", ARCHITECTURES, default=["baseline", "parallel_rot_scale"])
+    c1, c2, c3, c4 = st.columns(4)
+    dataset = c1.selectbox("Dataset", commands.TRAIN_DATASETS)
+    preset = c2.selectbox("Size", list(PRESETS), help="; ".join(f"{k}: {v.description}" for k, v in PRESETS.items()))
+    epochs = c3.number_input("Epochs", 1, 200, 3)
+    seed = c4.number_input("Seed", 0, 10_000, 0)
+    submitted = st.form_submit_button("Start training jobs", type="primary")
+if submitted:
+    if not archs:
+        st.warning("Pick at least one architecture.")
+    for arch in archs:
+        argv = commands.train_argv(ws, arch=arch, dataset=dataset, preset=preset, epochs=int(epochs), seed=int(seed))
+        job_id = launch_job(ws, "train", argv, title=f"train {arch} on {dataset}")
+        st.toast(f"job #{job_id}: training {arch}")
+
+
+@st.fragment(run_every=2.0)
+def _jobs() -> None:
+    st.subheader("Training jobs")
+    jobs = _ui.job_table(ws, kind="train", key="sym", limit=6)
+    watched = {f"#{j.id} {j.title.removeprefix('train ')}": j.id for j in jobs[:4]}
+    if watched:
+        _ui.job_curves(ws, watched, metrics=("loss", "acc"), key="sym-curves")
+
+
+_jobs()
+
+st.subheader("Model registry")
+models = list_models(ws)
+if not models:
+    st.info("No checkpoints in the workspace yet.")
+rows = []
+for m in models:
+    row = {"name": m.name, "arch": m.arch, "preset": m.config.get("preset"),
+           "rotation C_N": m.config.get("rotation_order"), "classes": m.config.get("num_classes")}
+    row.update({k: v for k, v in m.metrics.items() if isinstance(v, (int, float, str))})
+    if m.error:
+        row["error"] = m.error
+    rows.append(row)
+if rows:
+    st.dataframe(rows, hide_index=True)
+    pick = st.selectbox("Details", range(len(models)), format_func=lambda i: models[i].name)
+    st.code(json.dumps({"path": str(models[pick].path), "config": models[pick].config,
+                        "metrics": models[pick].metrics}, indent=2, default=str), language="json")
