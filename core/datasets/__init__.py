@@ -1,0 +1,15 @@
+"""Datasets (digits, CIFAR-10/100, CIFAR-10-C) and the corruption suite.
+
+Every dataset yields (x (C, H, W) float32 in [0, 1], y int); normalisation
+happens inside the models.
+"""
+
+from core.datasets.base import SPLITS, ImageDataset, stratified_split
+from core.datasets.cifar import RestrictedUnpickler, load_cifar, safe_unpickle
+from core.datasets.digits import load_digits
+from core.datasets.registry import DATASETS, dataset_normalization, load_dataset
+
+__all__ = [
+    "DATASETS", "SPLITS", "ImageDataset", "load_dataset", "load_digits", "load_cifar",
+    "RestrictedUnpickler", "safe_unpickle", "stratified_split", "dataset_normalization",
+]
