@@ -5,8 +5,6 @@ Imported as ``_ui``: ``app.py`` puts ``pages/`` on ``sys.path``.
 
 from __future__ import annotations
 
-import time
-
 import streamlit as st
 
 from core.errors import EquiGuardError
@@ -44,16 +42,22 @@ def show_error(exc: BaseException) -> None:
         st.error(f"{type(exc).__name__}: {exc}", icon="🐞")
 
 
-def _fmt_time(ts: float | None) -> str:
-    return time.strftime("%H:%M:%S", time.localtime(ts)) if ts else "–"
+def _fmt_time(iso: str | None) -> str:
+    """The time of day of a store timestamp (ISO 8601, UTC)."""
+    return iso[11:19] + " UTC" if iso and len(iso) >= 19 else "–"
 
 
 def job_table(ws: Workspace, kind: str | None = None, key: str = "jobs", limit: int = 8,
-              allow_cancel: bool = True) -> list:
-    """Render recent jobs of ``kind`` with progress bars and cancel buttons; returns them."""
+              allow_cancel: bool = True, kinds: tuple[str, ...] | None = None, match=None) -> list:
+    """Render recent jobs (of ``kind``, or any of ``kinds``, passing ``match``) with progress and cancel buttons."""
     from core.jobs import cancel_job, job_log, list_jobs
 
-    jobs = list_jobs(ws, kind=kind)[:limit]
+    jobs = list_jobs(ws, kind=kind)
+    if kinds is not None:
+        jobs = [j for j in jobs if j.kind in kinds]
+    if match is not None:
+        jobs = [j for j in jobs if match(j)]
+    jobs = jobs[:limit]
     if not jobs:
         st.caption("No jobs yet.")
         return jobs
@@ -62,7 +66,7 @@ def job_table(ws: Workspace, kind: str | None = None, key: str = "jobs", limit: 
             cols = st.columns([5, 2, 1])
             cols[0].markdown(f"{STATUS_ICON.get(job.status, '')} **#{job.id} {job.title}**  \n"
                              f"`{' '.join(job.argv)}`")
-            cols[1].caption(f"{job.status} · started {_fmt_time(job.started)}")
+            cols[1].caption(f"{job.status} · started {_fmt_time(job.started_at)}")
             if allow_cancel and job.status in ("queued", "running"):
                 if cols[2].button("Cancel", key=f"{key}-cancel-{job.id}"):
                     cancel_job(ws, job.id)

@@ -1,2 +1,120 @@
+"""Robustness report: accuracy under attack, rotation, scale and corruptions; CLEVER scores."""
+
+import json
+
 import streamlit as st
-st.title("(in progress)")
+
+import _ui
+from core.jobs import launch_job
+from core.studio import commands
+from core.studio import robustness_view as rv
+from core.studio.registry import list_models
+
+ws = _ui.workspace()
+st.title("📈 Robustness report")
+st.caption("All evaluation runs as background jobs (`python -m core attack`, `clever`, `reproduce equivariance`). "
+           "ε is in pixel units (shown ×255). Bands are 95% confidence intervals: over attack random starts for "
+           "a single model, over training seeds for reproductions.")
+
+models = [m for m in list_models(ws) if m.error is None and m.metrics.get("test_acc") is not None]
+names = [m.name for m in models]
+
+# ---------------------------------------------------------------- launch evaluations
+with st.expander("Evaluate models (background jobs)", expanded=not rv.model_reports(ws, names)):
+    chosen = st.multiselect("Models", names, default=names[:2], key="rb_models")
+    runs = st.multiselect("Evaluations", list(commands.ROBUSTNESS_RUNS), default=list(commands.ROBUSTNESS_RUNS),
+                          key="rb_runs", help="; ".join(f"{k}: {' '.join(v)}" for k, v in commands.ROBUSTNESS_RUNS.items()))
+    c1, c2 = st.columns(2)
+    if c1.button("Start evaluation jobs", type="primary", disabled=not (chosen and runs), key="rb_start"):
+        for m in (m for m in models if m.name in chosen):
+            for run in runs:
+                argv = commands.robustness_argv(ws, m.name, m.path, run, dataset=m.metrics.get("dataset", "digits"))
+                launch_job(ws, "robustness", argv, title=f"{run} {m.name}")
+        st.toast("evaluation jobs started")
+    if c2.button("Run `reproduce equivariance --quick`", key="rb_repro"):
+        launch_job(ws, "reproduce", commands.reproduce_argv(ws, quick=True), title="reproduce equivariance (quick)")
+        st.toast("reproduction started")
+
+
+@st.fragment(run_every=3.0)
+def _jobs() -> None:
+    _ui.job_table(ws, kinds=("robustness", "reproduce"), key="rb", limit=6)
+
+
+_jobs()
+
+figures = []
+curves: dict[str, dict] = {}
+exported: dict[str, object] = {}
+
+# ---------------------------------------------------------------- per-model reports
+st.header("Trained models")
+reports = rv.model_reports(ws, names)
+if not reports:
+    st.info("No evaluation reports yet for the registry's models.")
+else:
+    exported["models"] = reports
+    cols = st.columns(2)
+    for col, run, title in ((cols[0], "fgsm", "FGSM"), (cols[1], "pgd", "PGD")):
+        series = rv.curve_series_from_reports(reports, run)
+        if series:
+            fig = rv.curve_figure(series, f"{title}: accuracy vs ε", "ε (/255)", x_scale=255)
+            col.plotly_chart(fig, key=f"rb-{run}")
+            figures.append(fig)
+            curves[f"{run} (models)"] = series
+    scores = {m: [img["score"] for img in docs["clever"]["images"]] for m, docs in reports.items() if "clever" in docs}
+    if scores:
+        fig = rv.clever_figure(scores, "CLEVER L2 scores per image (higher = more robust)")
+        st.plotly_chart(fig, key="rb-clever")
+        figures.append(fig)
+    drift = {m: docs["pgd"]["drift"] for m, docs in reports.items() if "drift" in docs.get("pgd", {})}
+    if drift:
+        st.markdown("**Grad-CAM drift under PGD at the largest ε** (1 − soft Dice between clean and adversarial "
+                    "maps; the self floor is the value for identical maps)")
+        st.dataframe([{"model": m, "ε (/255)": round(d["eps"] * 255, 1),
+                       "1 − soft Dice": d["dice_distance_mean"], "self floor": d["self_distance_mean"],
+                       "Spearman": d["spearman_mean"]} for m, d in drift.items()], hide_index=True)
+
+# ---------------------------------------------------------------- reproductions
+st.header("Paper-1 reproductions")
+repros = rv.find_reproductions(ws)
+if not repros:
+    st.info("No `reproduce equivariance` output found (workspace reports or docs/results).")
+else:
+    label = st.selectbox("Reproduction", list(repros), key="rb_repro_pick")
+    summary = repros[label]
+    exported["reproduction"] = summary
+    settings = summary.get("settings", {})
+    st.caption(f"{settings.get('dataset', '?')}, seeds {settings.get('seeds', '?')} · {summary.get('ci', '')}")
+    cols = st.columns(2)
+    specs = [("fgsm", "FGSM: accuracy vs ε", "ε (/255)", 255), ("pgd", "PGD: accuracy vs ε", "ε (/255)", 255),
+             ("rotation", "Accuracy vs rotation", "angle (°)", 1), ("scale", "Accuracy vs scale", "scale factor", 1)]
+    for i, (kind, title, xlab, xs) in enumerate(specs):
+        series = rv.curve_series_from_reproduction(summary, kind)
+        if series:
+            fig = rv.curve_figure(series, title, xlab, x_scale=xs)
+            cols[i % 2].plotly_chart(fig, key=f"rb-repro-{kind}")
+            figures.append(fig)
+            curves[f"{kind} (reproduction)"] = series
+    archs = [a for a, e in summary["models"].items() if e.get("corruption_table")]
+    if archs:
+        arch = st.selectbox("Corruption heat map for", archs, key="rb_corr_arch")
+        fig = rv.corruption_heatmap(summary["models"][arch]["corruption_table"],
+                                    f"{arch}: accuracy per corruption × severity (%)")
+        st.plotly_chart(fig, key="rb-corr")
+        figures.append(fig)
+    if summary.get("markdown"):
+        with st.expander("Summary table"):
+            st.markdown(summary["markdown"])
+
+# ---------------------------------------------------------------- downloads
+if exported:
+    st.header("Downloads")
+    d1, d2, d3 = st.columns(3)
+    d1.download_button("JSON (all results shown)", json.dumps(exported, indent=2, default=str),
+                       file_name="robustness.json", mime="application/json", key="rb-dl-json")
+    d2.download_button("CSV (curves)", rv.curves_csv(curves), file_name="robustness_curves.csv", mime="text/csv",
+                       key="rb-dl-csv")
+    if figures:
+        d3.download_button("HTML (figures, opens offline)", rv.figures_html(figures), file_name="robustness.html",
+                           mime="text/html", key="rb-dl-html")

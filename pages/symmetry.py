@@ -36,10 +36,10 @@ if submitted:
 @st.fragment(run_every=2.0)
 def _jobs() -> None:
     st.subheader("Training jobs")
-    jobs = _ui.job_table(ws, kind="train", key="sym", limit=6)
-    watched = {f"#{j.id} {j.title.removeprefix('train ')}": j.id for j in jobs[:4]}
+    jobs = _ui.job_table(ws, kinds=("train", "demo"), match=lambda j: j.argv[:1] == ["train"], key="sym", limit=6)
+    watched = {f"#{j.id} {j.title.split('train ', 1)[-1]}": j.id for j in jobs[:4]}
     if watched:
-        _ui.job_curves(ws, watched, metrics=("loss", "acc"), key="sym-curves")
+        _ui.job_curves(ws, watched, metrics=("loss", "acc", "val_acc"), key="sym-curves")
 
 
 _jobs()

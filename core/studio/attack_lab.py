@@ -187,8 +187,11 @@ def transform_roi(roi: np.ndarray, size: int, rotation_deg: float = 0.0, scale: 
     return (m[0, 0] >= 0.5).numpy()
 
 
-def overlay(image: np.ndarray, cam: np.ndarray, alpha: float = 0.45) -> np.ndarray:
-    """A CAM (H, W) in [0, 1] blended as a jet heat map over ``image``; (H, W, 3) uint8."""
+def overlay(image: np.ndarray, cam: np.ndarray, alpha: float = 0.45, roi: np.ndarray | None = None) -> np.ndarray:
+    """A CAM (H, W) in [0, 1] blended as a jet heat map over ``image``; (H, W, 3) uint8.
+
+    With ``roi`` (H, W) bool, its outline is drawn in white on top.
+    """
     import cv2
 
     base = np.asarray(image, dtype=np.float32)
@@ -197,5 +200,14 @@ def overlay(image: np.ndarray, cam: np.ndarray, alpha: float = 0.45) -> np.ndarr
     heat = cv2.applyColorMap(np.uint8(np.clip(cam, 0, 1) * 255), cv2.COLORMAP_JET)[..., ::-1]
     if heat.shape[:2] != base.shape[:2]:
         heat = cv2.resize(heat, base.shape[1::-1], interpolation=cv2.INTER_LINEAR)
-    out = (1 - alpha) * base + alpha * heat.astype(np.float32) / 255.0
-    return np.uint8(np.clip(out, 0, 1) * 255)
+    out = np.uint8(np.clip((1 - alpha) * base + alpha * heat.astype(np.float32) / 255.0, 0, 1) * 255)
+    if roi is not None:
+        # Enlarge tiny images first so the outline is a thin line, not a third of the lesion.
+        scale = max(1, 256 // max(out.shape[:2]))
+        if scale > 1:
+            out = cv2.resize(out, (out.shape[1] * scale, out.shape[0] * scale), interpolation=cv2.INTER_NEAREST)
+        mask = cv2.resize(np.uint8(roi), (out.shape[1], out.shape[0]), interpolation=cv2.INTER_NEAREST)
+        contours, _ = cv2.findContours(mask, cv2.RETR_EXTERNAL, cv2.CHAIN_APPROX_NONE)
+        out = np.ascontiguousarray(out)
+        cv2.drawContours(out, contours, -1, (255, 255, 255), 1)
+    return out

@@ -11,7 +11,8 @@ from pathlib import Path
 
 from core.workspace import Workspace
 
-__all__ = ["TRAIN_DATASETS", "train_argv", "train_out_dir", "fewshot_argv", "fewshot_out_dir"]
+__all__ = ["TRAIN_DATASETS", "train_argv", "train_out_dir", "fewshot_argv", "fewshot_out_dir", "robustness_dir",
+           "ROBUSTNESS_RUNS", "robustness_argv", "reproduce_argv"]
 
 TRAIN_DATASETS: tuple[str, ...] = ("digits",)
 
@@ -35,16 +36,45 @@ def fewshot_out_dir(workspace: Workspace, run: str, guidance: str) -> Path:
 
 
 def fewshot_argv(workspace: Workspace, *, data: str = "brain-phantom", guidance: str = "dice", run: str = "demo",
-                 n_way: int = 3, k_shot: int = 5, q_query: int = 5, alpha: float = 0.1,
-                 backbone: str | None = None, episodes: int | None = None, data_path: str | None = None) -> list[str]:
-    """``python -m core fewshot ...`` for one guided or unguided run."""
-    argv = ["fewshot", "train", "--data", data, "--guidance", guidance, "--n-way", str(n_way),
-            "--k-shot", str(k_shot), "--q-query", str(q_query), "--alpha", str(alpha),
+                 way: int = 3, shot: int = 5, query: int = 5, alpha: float = 0.1, backbone: str = "conv4",
+                 episodes: int = 150, eval_episodes: int = 200, cam_episodes: int = 30,
+                 data_root: str | None = None, weights: str | None = None, seed: int = 0) -> list[str]:
+    """``python -m core fewshot ...`` for one guided (``dice``/``rrr``) or unguided (``none``) run."""
+    argv = ["fewshot", "--dataset", data, "--guidance", guidance, "--way", str(way), "--shot", str(shot),
+            "--query", str(query), "--alpha", str(alpha), "--backbone", backbone, "--episodes", str(episodes),
+            "--eval-episodes", str(eval_episodes), "--cam-episodes", str(cam_episodes), "--seed", str(seed),
             "--out", str(fewshot_out_dir(workspace, run, guidance))]
-    if backbone:
-        argv += ["--backbone", backbone]
-    if episodes:
-        argv += ["--episodes", str(episodes)]
-    if data_path:
-        argv += ["--data-path", data_path]
+    if data_root:
+        argv += ["--data-root", str(data_root)]
+    if weights:
+        argv += ["--weights", str(weights)]
     return argv
+
+
+def robustness_dir(workspace: Workspace, model_name: str) -> Path:
+    """Where the studio's evaluation jobs for one registry model write their JSON reports."""
+    safe = "".join(c if c.isalnum() or c in "-_." else "_" for c in model_name)
+    return workspace.reports / "robustness" / safe
+
+
+#: Evaluation jobs per model: report file stem -> CLI options after the checkpoint.
+ROBUSTNESS_RUNS: dict[str, list[str]] = {
+    "fgsm": ["attack", "--attack", "fgsm", "--eps", "0,1/255,2/255,4/255,8/255,16/255,32/255", "--n-images", "300"],
+    "pgd": ["attack", "--attack", "pgd", "--eps", "0,1/255,2/255,4/255,8/255,16/255", "--steps", "10",
+            "--n-images", "200", "--seeds", "0,1,2", "--drift"],
+    "clever": ["clever", "--n-images", "20", "--norm", "2", "--nb-batch", "20", "--batch-size", "64"],
+}
+
+
+def robustness_argv(workspace: Workspace, model_name: str, checkpoint: Path, run: str, dataset: str = "digits"
+                    ) -> list[str]:
+    """``python -m core attack|clever ...`` writing ``<robustness_dir>/<run>.json``."""
+    base = ROBUSTNESS_RUNS[run]
+    out = robustness_dir(workspace, model_name) / f"{run}.json"
+    return [base[0], "--checkpoint", str(checkpoint), "--dataset", dataset, *base[1:], "--out", str(out)]
+
+
+def reproduce_argv(workspace: Workspace, quick: bool = True) -> list[str]:
+    """``python -m core reproduce equivariance`` into ``<workspace>/reports/equivariance[-quick]``."""
+    out = workspace.reports / ("equivariance-quick" if quick else "equivariance")
+    return ["reproduce", "equivariance", *(["--quick"] if quick else []), "--out", str(out)]
