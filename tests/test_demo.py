@@ -1,0 +1,65 @@
+"""The demo workspace: offline sample data, exact phantom ROIs, idempotent, job command lines valid."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from conftest import run_cli
+
+from core.cli import build_parser
+from core.demo import DEMO_ANNOTATOR, N_PHANTOMS_PER_CLASS, build_demo, demo_jobs
+from core.io import load_image
+from core.store import AnnotationStore
+from core.studio.planes import plane_of, render_plane
+
+
+def test_demo_cli_fills_workspace_once(workspace):
+    first = run_cli("--workspace", str(workspace.root), "demo", "--no-train", timeout=120)
+    assert first.returncode == 0, first.stderr
+    store = AnnotationStore(workspace)
+    images = store.list_images()
+    rois = store.list_rois()
+    assert len(rois) == 2 * 3 * N_PHANTOMS_PER_CLASS  # brain + CXR phantoms, every class
+    again = build_demo(workspace, train=False)
+    assert again.rois == 0 and again.images == len(images)
+    assert [i.id for i in store.list_images()] == [i.id for i in images]
+    assert len(store.list_rois(include_deleted=True)) == len(rois)
+    skipped = build_demo(workspace, train=True, if_empty=True)
+    assert skipped.skipped and "already holds images" in skipped.describe()
+    assert store.list_jobs() == []  # --if-empty on a filled workspace starts nothing
+
+
+def test_demo_planes_load_and_phantom_rois_are_exact(workspace):
+    from core.fewshot import brain_phantom, cxr_phantom
+
+    result = build_demo(workspace, train=False)
+    store = AnnotationStore(workspace)
+    assert result.images == len(store.list_images()) and result.jobs == []
+    names = {}
+    for rec in store.list_images():
+        image = load_image(rec.source_path)
+        assert render_plane(image, plane_of(rec)).shape[:2] == rec.shape
+        names[rec.display_name] = rec
+    assert {"CT_small.dcm", "MR_small.dcm", "anatomical.nii"} <= set(names)
+    assert names["anatomical.nii"].axis == "axial"
+    expected = {"brain": brain_phantom(n_patients=3 * N_PHANTOMS_PER_CLASS, images_per_patient=1, seed=7),
+                "cxr": cxr_phantom(n_patients=3 * N_PHANTOMS_PER_CLASS, images_per_patient=1, seed=7)}
+    for tag, data in expected.items():
+        for i in range(len(data)):
+            rec = names[f"{tag}-phantom-{i:02d}.png"]
+            (roi,) = store.list_rois(rec.id)
+            assert roi.annotator == DEMO_ANNOTATOR
+            assert roi.label == data.class_names[int(data.labels[i])]
+            assert np.array_equal(roi.mask, data.masks[i].numpy())
+            assert store.get_image_label(rec.id).label == roi.label
+    digit_labels = sorted(store.get_image_label(r.id).label for n, r in names.items() if n.startswith("digit-"))
+    assert digit_labels == [str(d) for d in range(10)]
+
+
+def test_demo_job_command_lines_parse(workspace):
+    parser = build_parser()
+    runs = demo_jobs(workspace)
+    assert sorted({argv[0] for _, argv in runs}) == ["fewshot", "train"]
+    for _, argv in runs:
+        args = parser.parse_args(["--workspace", str(workspace.root), *argv])
+        assert callable(args._run)
