@@ -72,8 +72,8 @@ class ModelConfig:
     pool_after: tuple[int, ...] | None = None
     n_scales: int = 3
     scale_step: float = 2 ** 0.5
-    scale_sigma0: float = 0.6
-    scale_kernel: int = 7
+    scale_sigma0: float = 0.7
+    scale_kernel: int = 9
     scale_basis_size: int = 3
     scale_layers: int | None = None
     extra: dict[str, Any] = field(default_factory=dict)
