@@ -60,6 +60,7 @@ def save_checkpoint(path: str | Path, model: ProtoNet, config: dict, support_ima
     os.close(fd)
     try:
         torch.save(payload, tmp)
+        os.chmod(tmp, 0o644)  # mkstemp creates owner-only files
         os.replace(tmp, path)
     finally:
         if os.path.exists(tmp):

@@ -56,6 +56,7 @@ def write_json(path: Path, obj) -> None:
     fd, tmp = tempfile.mkstemp(prefix=path.name + ".", suffix=".tmp", dir=path.parent)
     with os.fdopen(fd, "w") as fh:
         json.dump(obj, fh, indent=2)
+    os.chmod(tmp, 0o644)  # mkstemp creates owner-only files
     os.replace(tmp, path)
 
 
