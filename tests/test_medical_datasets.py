@@ -224,3 +224,74 @@ def test_vindr_errors(tmp_path):
         load_vindr(tmp_path / "d", merge="vote")
     with pytest.raises(LoadError):
         load_vindr(tmp_path / "missing")
+
+
+# ---------------------------------------------------------------------- annotation store
+def test_store_dataset_reads_labels_rois_and_groups(tmp_path, workspace):
+    from PIL import Image
+
+    from core.fewshot.datasets.store import store_dataset
+    from core.store import AnnotationStore
+
+    store = AnnotationStore(workspace)
+    ids = []
+    for i in range(4):
+        arr = np.zeros((30, 40), np.uint8)
+        arr[5:15, 10 + i:20 + i] = 200
+        path = tmp_path / f"img{i}.png"
+        Image.fromarray(arr).save(path)
+        ids.append(store.add_image_file(path, shape=(30, 40)))
+    vol = np.zeros((20, 20, 3), np.float32)
+    vol[5:10, 5:10, :] = 1.0
+    nib.save(nib.Nifti1Image(vol, np.eye(4)), tmp_path / "vol.nii.gz")
+    slice_ids = [store.add_image_file(tmp_path / "vol.nii.gz", shape=(20, 20), slice_index=z, axis="axial")
+                 for z in range(2)]
+    for k, image_id in enumerate(ids + slice_ids):
+        store.set_image_label(image_id, "lesion" if k % 2 else "normal", "dr-a")
+    roi = np.zeros((30, 40), bool)
+    roi[5:15, 10:20] = True
+    store.add_roi(ids[0], "finding", roi, annotator="dr-a")
+    second = np.zeros((30, 40), bool)
+    second[20:25, 0:5] = True
+    store.add_roi(ids[0], "other", second, annotator="dr-a")
+    unlabelled = tmp_path / "unlabelled.png"
+    Image.fromarray(np.zeros((8, 8), np.uint8)).save(unlabelled)
+    store.add_image_file(unlabelled, shape=(8, 8))
+
+    data = store_dataset(workspace, size=40)
+    assert len(data) == 6 and data.class_names == ["lesion", "normal"]
+    assert data.labels.tolist() == [1, 0, 1, 0, 1, 0]
+    # Union of both ROIs, padded 30x40 -> 40x40 (5 rows on top).
+    assert int(data.masks[0].sum()) == 100 + 25
+    assert bool(data.masks[0][5 + 5, 10]) and bool(data.masks[0][5 + 20, 0])
+    assert int(data.masks[1:].sum()) == 0
+    # The two slices of one volume are one study; each PNG is its own.
+    assert len(data.patients()) == 5 and data.groups[4] == data.groups[5]
+    assert float(data.images[0, 0, 5 + 10, 15]) > 0.7 and float(data.images[0, 0, 5 + 25, 35]) < 0.1
+
+
+def test_store_dataset_without_labels_is_a_clear_error(workspace):
+    from core.fewshot.datasets.store import store_dataset
+
+    with pytest.raises(LoadError, match="no images with a class label"):
+        store_dataset(workspace)
+
+
+def test_fewshot_command_on_a_vindr_folder(tmp_path, workspace):
+    from tests.conftest import run_cli
+
+    names = ("Nodule/Mass", "Pulmonary fibrosis", "Lung Opacity")
+    rows = [(f"s{i}", names[i % 3], 0, "R1", 10 + i % 3 * 5, 10, 25 + i % 3 * 5, 25) for i in range(24)]
+    _vindr(tmp_path / "vindr", rows, {f"s{i}": {"pixels": _pix(800 + 20 * i), "window": (600, 800)}
+                                      for i in range(24)})
+    out = tmp_path / "run"
+    proc = run_cli("--workspace", str(workspace.root), "fewshot", "--dataset", "vindr", "--data-root",
+                   str(tmp_path / "vindr"), "--vindr-merge", "majority", "--size", "32", "--hidden", "8",
+                   "--embed-dim", "8", "--episodes", "2", "--shot", "2", "--query", "2", "--eval-episodes", "5",
+                   "--cam-episodes", "1", "--out", str(out))
+    assert proc.returncode == 0, proc.stderr[-1500:]
+    import json
+
+    metrics = json.loads((out / "metrics.json").read_text())
+    assert metrics["data"]["train_patients"] + metrics["data"]["test_patients"] == 24
+    assert metrics["data"]["synthetic"] is False and metrics["config"]["vindr_merge"] == "majority"

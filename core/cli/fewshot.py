@@ -15,6 +15,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     d.add_argument("--dataset", choices=_DATASETS, default="brain-phantom",
                    help="phantoms are synthetic (not clinical data); brats/vindr need --data-root; store reads the workspace")
     d.add_argument("--data-root", default=None, help="BraTS folder of case folders, or VinDr folder with train.csv")
+    d.add_argument("--vindr-merge", choices=("union", "majority", "single"), default="union",
+                   help="VinDr: merge the readers' boxes as a union, by majority, or take a single reader")
+    d.add_argument("--vindr-reader", default=None, help="VinDr: reader id (rad_id) for --vindr-merge single")
     d.add_argument("--size", type=int, default=64, help="image side after resizing (default 64)")
     d.add_argument("--patients", type=int, default=48, help="phantom patients (default 48)")
     d.add_argument("--slices", type=int, default=4, help="phantom images per patient (default 4)")
@@ -66,7 +69,8 @@ def run(args: argparse.Namespace) -> int:
                        embed_dim=args.embed_dim, metric=args.metric, normalize=args.normalize, weights=args.weights,
                        spurious=args.spurious, patients=args.patients, slices=args.slices, size=args.size,
                        test_fraction=args.test_fraction, eval_episodes=args.eval_episodes,
-                       cam_episodes=args.cam_episodes, train=train)
+                       cam_episodes=args.cam_episodes, vindr_merge=args.vindr_merge,
+                       vindr_reader=args.vindr_reader, train=train)
     out = Path(args.out) if args.out else (args.workspace.checkpoints / "fewshot" /
                                            f"{args.dataset}-{args.guidance}-seed{args.seed}")
     result = run_fewshot(config, out, progress=args.progress, workspace=args.workspace)

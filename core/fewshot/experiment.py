@@ -41,6 +41,8 @@ class RunConfig:
     test_fraction: float = 0.5
     eval_episodes: int = 300
     cam_episodes: int = 50
+    vindr_merge: str = "union"
+    vindr_reader: str | None = None
     train: TrainConfig = None  # type: ignore[assignment]
 
     def __post_init__(self) -> None:
@@ -99,7 +101,8 @@ def load_split(config: RunConfig, workspace=None) -> tuple[FewShotData, FewShotD
         else:
             from core.fewshot.datasets.vindr import load_vindr
 
-            data = load_vindr(config.data_root, size=config.size)
+            data = load_vindr(config.data_root, size=config.size, merge=config.vindr_merge,
+                              reader=config.vindr_reader)
     return split_by_group(data, config.test_fraction, seed)
 
 
