@@ -1,7 +1,9 @@
 """EquiGuard Studio entry point: ``streamlit run app.py`` (or ``make run``).
 
-The pages live in ``pages/``; this file only builds the navigation.  The
-workspace is ``$EQUIGUARD_WORKSPACE`` or ``./data``.
+The pages live in ``app_pages/``; this file only builds the navigation.  The
+workspace is ``$EQUIGUARD_WORKSPACE`` or ``./data``.  (Not ``pages/``: Streamlit
+treats a folder of that name as a legacy multipage app, and a fresh server
+then runs a deep-linked page without this navigation.)
 """
 
 import sys
@@ -9,27 +11,27 @@ from pathlib import Path
 
 import streamlit as st
 
-PAGES_DIR = Path(__file__).resolve().parent / "pages"
-# Pages share small widgets from pages/_ui.py; make it importable whichever
+PAGES_DIR = Path(__file__).resolve().parent / "app_pages"
+# Pages share small widgets from app_pages/_ui.py; make it importable whichever
 # script Streamlit runs first.
 if str(PAGES_DIR) not in sys.path:
     sys.path.insert(0, str(PAGES_DIR))
 
-st.set_page_config(page_title="EquiGuard Studio", page_icon="🛡️", layout="wide")
+st.set_page_config(page_title="EquiGuard Studio", page_icon=":material/shield:", layout="wide")
 
 navigation = st.navigation(
     {
         "Studio": [
-            st.Page(PAGES_DIR / "home.py", title="Home", icon="🏠", default=True),
-            st.Page(PAGES_DIR / "annotate.py", url_path="annotate", title="Annotate", icon="✏️"),
+            st.Page(PAGES_DIR / "home.py", title="Home", icon=":material/home:", default=True),
+            st.Page(PAGES_DIR / "annotate.py", url_path="annotate", title="Annotate", icon=":material/draw:"),
         ],
         "Expert-guided few-shot": [
-            st.Page(PAGES_DIR / "fewshot.py", url_path="fewshot", title="Few-shot training", icon="🧠"),
+            st.Page(PAGES_DIR / "fewshot.py", url_path="fewshot", title="Few-shot training", icon=":material/psychology:"),
         ],
         "Symmetry & robustness": [
-            st.Page(PAGES_DIR / "symmetry.py", url_path="symmetry", title="Symmetry models", icon="🔄"),
-            st.Page(PAGES_DIR / "attack_lab.py", url_path="attack_lab", title="Attack lab", icon="⚔️"),
-            st.Page(PAGES_DIR / "robustness.py", url_path="robustness", title="Robustness report", icon="📈"),
+            st.Page(PAGES_DIR / "symmetry.py", url_path="symmetry", title="Symmetry models", icon=":material/360:"),
+            st.Page(PAGES_DIR / "attack_lab.py", url_path="attack_lab", title="Attack lab", icon=":material/swords:"),
+            st.Page(PAGES_DIR / "robustness.py", url_path="robustness", title="Robustness report", icon=":material/monitoring:"),
         ],
     }
 )

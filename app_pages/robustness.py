@@ -11,7 +11,7 @@ from core.studio import robustness_view as rv
 from core.studio.registry import list_models
 
 ws = _ui.workspace()
-st.title("📈 Robustness report")
+st.title("Robustness report")
 st.caption("All evaluation runs as background jobs (`python -m core attack`, `clever`, `reproduce equivariance`). "
            "ε is in pixel units (shown ×255). Bands are 95% confidence intervals: over attack random starts for "
            "a single model, over training seeds for reproductions.")

@@ -11,7 +11,7 @@ from core.studio import commands
 from core.studio.registry import list_models
 
 ws = _ui.workspace()
-st.title("🔄 Symmetry models")
+st.title("Symmetry models")
 st.caption("Plain, parallel, cascaded and fully rotation-equivariant CNNs (cyclic group C_N via e2cnn) and "
            "scale-equivariant branches with shared weights; trained without adversarial training.")
 

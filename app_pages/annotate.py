@@ -16,7 +16,7 @@ from core.studio.planes import Plane, find_plane, image_files, images_dir, regis
 ws = _ui.workspace()
 store = AnnotationStore(ws)
 annotator = _ui.annotator()
-st.title("✏️ Annotate")
+st.title("Annotate")
 
 
 @st.cache_resource(show_spinner="Loading image…", max_entries=16)
@@ -126,7 +126,7 @@ canvas = st_canvas(
 )
 
 b1, b2, _ = st.columns([1, 1, 3])
-if b1.button("💾 Save", type="primary", key="ann_save"):
+if b1.button("Save", icon=":material/save:", type="primary", key="ann_save"):
     try:
         image_id = record.id if record else register_plane(store, Path(path), image, plane)
         summary = apply_drawing(store, image_id, rois, drawing, owners, canvas.json_data, shape, transform,
@@ -210,5 +210,5 @@ if st.button("Prepare export (masks + manifest)", key="ann_export"):
         st.session_state["ann_export_text"] = f"{result.n_rois} ROIs on {result.n_images} images"
 if st.session_state.get("ann_export_zip") and Path(st.session_state["ann_export_zip"]).exists():
     archive = Path(st.session_state["ann_export_zip"])
-    st.download_button(f"⬇️ Download {archive.name} ({st.session_state['ann_export_text']})", archive.read_bytes(),
+    st.download_button(f"Download {archive.name} ({st.session_state['ann_export_text']})", archive.read_bytes(),
                        file_name=archive.name, mime="application/zip", key="ann_download")

@@ -1,6 +1,6 @@
 """Small Streamlit widgets shared by the pages (no logic beyond display).
 
-Imported as ``_ui``: ``app.py`` puts ``pages/`` on ``sys.path``.
+Imported as ``_ui``: ``app.py`` puts ``app_pages/`` on ``sys.path``.
 """
 
 from __future__ import annotations
@@ -12,7 +12,9 @@ from core.workspace import Workspace
 
 __all__ = ["workspace", "annotator", "job_table", "job_curves", "show_error", "STATUS_ICON"]
 
-STATUS_ICON = {"queued": "⏳", "running": "🔄", "done": "✅", "failed": "❌", "cancelled": "⛔"}
+STATUS_ICON = {"queued": ":material/schedule:", "running": ":blue[:material/sync:]",
+               "done": ":green[:material/check_circle:]", "failed": ":red[:material/error:]",
+               "cancelled": ":gray[:material/cancel:]"}
 
 
 @st.cache_resource(show_spinner=False)
@@ -37,9 +39,9 @@ def annotator() -> str:
 def show_error(exc: BaseException) -> None:
     """One-line message for user errors; anything else is shown as a bug."""
     if isinstance(exc, EquiGuardError):
-        st.error(str(exc), icon="⚠️")
+        st.error(str(exc), icon=":material/warning:")
     else:
-        st.error(f"{type(exc).__name__}: {exc}", icon="🐞")
+        st.error(f"{type(exc).__name__}: {exc}", icon=":material/bug_report:")
 
 
 def _fmt_time(iso: str | None) -> str:
@@ -82,7 +84,7 @@ def job_table(ws: Workspace, kind: str | None = None, key: str = "jobs", limit: 
                 text = f"{last.get('stage', '')} {last.get('step', '')}/{last.get('total', '')}"
                 st.progress(fraction, text=f"{text}  {metrics}".strip())
             if job.status == "failed":
-                st.error(job.error or "failed", icon="❌")
+                st.error(job.error or "failed", icon=":material/error:")
                 tail = job_log(ws, job.id, lines=8)
                 if tail:
                     with st.expander("log"):

@@ -8,7 +8,7 @@ from core.studio import attack_lab, image_sources
 from core.studio.registry import list_models, load_model
 
 ws = _ui.workspace()
-st.title("⚔️ Attack lab")
+st.title("Attack lab")
 st.caption("Pixel-space L∞ attacks (ε in /255 units), normalisation inside the model, "
            "eval mode during the attack. Predictions and Grad-CAM for the clean and the attacked image.")
 
@@ -72,7 +72,7 @@ def _show(entry, column) -> float:
                               class_names=cfg.get("extra", {}).get("class_names"))
     with column:
         st.subheader(entry.name)
-        verdict = "🔴 prediction flipped" if view.flipped else "🟢 prediction held"
+        verdict = ":red[prediction flipped]" if view.flipped else ":green[prediction held]"
         st.caption(f"{entry.arch} · {verdict} · ‖δ‖∞ = {view.linf * 255:.1f}/255 · {view.seconds * 1000:.0f} ms")
         a, b, c = st.columns(3)
         a.image(view.clean, caption="clean", clamp=True, width="stretch")

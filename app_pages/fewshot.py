@@ -11,7 +11,7 @@ from core.studio import attack_lab, commands
 from core.studio.fewshot_view import cam_gallery, runs_by_name
 
 ws = _ui.workspace()
-st.title("🧠 Few-shot training")
+st.title("Few-shot training")
 st.caption("Prototypical networks trained on N-way K-shot episodes. The guided run adds α·(1 − soft Dice) between "
            "its Grad-CAM and the expert ROI; the unguided run uses the prototypical loss only. Test patients never "
            "appear in training; accuracy is the mean over test episodes with a 95% CI.")
@@ -109,5 +109,5 @@ for g, run in sorted(pair.items(), key=lambda kv: kv[0] == "none"):
         continue
     cols = st.columns(max(1, len(items)))
     for col, (img, pred, true, dice) in zip(cols, items):
-        mark = "✅" if pred == true else "❌"
+        mark = "correct:" if pred == true else "wrong:"
         col.image(img, caption=f"{mark} {pred} (true {true}) · Dice {dice:.2f}", width="stretch")
