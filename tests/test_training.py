@@ -21,9 +21,12 @@ def digits():
 
 @pytest.mark.parametrize("arch", ARCHITECTURES)
 def test_every_architecture_beats_chance_after_one_epoch(arch, digits):
-    result = train(ModelConfig(arch=arch), TrainConfig(epochs=1, batch_size=32, lr=3e-3, seed=0),
-                   datasets=digits)
-    # Chance is 10%; one epoch of tiny models reaches ~80-97% on this split.
+    # Every other training image (all classes, ~54 each) in batches of 16: as many
+    # steps as a full-data epoch at batch 32, half the compute.
+    half = torch.utils.data.Subset(digits[0], range(0, len(digits[0]), 2))
+    result = train(ModelConfig(arch=arch), TrainConfig(epochs=1, batch_size=16, lr=3e-3, seed=0),
+                   datasets=(half, digits[1], digits[2]))
+    # Chance is 10%; measured 0.6-0.95 test accuracy after this one epoch.
     assert result.metrics["test_acc"] > 0.4, result.metrics
     lo, hi = result.metrics["test_acc_ci95"]
     assert lo <= result.metrics["test_acc"] <= hi
@@ -74,7 +77,7 @@ def test_corrupted_and_mismatched_checkpoints_raise_load_error(tmp_path):
 
 
 def test_resume_continues_to_same_weights(tmp_path, digits):
-    small = (torch.utils.data.Subset(digits[0], range(256)), digits[1], digits[2])
+    small = tuple(torch.utils.data.Subset(d, range(n)) for d, n in zip(digits, (192, 64, 64)))
     cfg, model_cfg = TrainConfig(epochs=2, batch_size=32, seed=3), ModelConfig(arch="baseline")
     straight = train(model_cfg, cfg, datasets=small, out=tmp_path / "a")
     train(model_cfg, TrainConfig(epochs=1, batch_size=32, seed=3), datasets=small, out=tmp_path / "b")
@@ -87,12 +90,13 @@ def test_resume_continues_to_same_weights(tmp_path, digits):
 
 def test_train_command_writes_checkpoint_and_metrics(tmp_path, workspace):
     out = tmp_path / "run"
-    proc = run_cli("--workspace", str(workspace.root), "train", "--model", "parallel_rot", "--epochs", "1",
+    proc = run_cli("--workspace", str(workspace.root), "train", "--model", "baseline", "--epochs", "1",
                    "--seed", "1", "--out", str(out))
     assert proc.returncode == 0, proc.stderr
     metrics = json.loads((out / "metrics.json").read_text())
-    assert metrics["arch"] == "parallel_rot" and metrics["epochs"] == 1 and metrics["test_acc"] > 0.3
-    assert load_checkpoint(out / "model.pt").config.arch == "parallel_rot"
+    assert metrics["arch"] == "baseline" and metrics["epochs"] == 1 and metrics["test_acc"] > 0.3
+    assert load_checkpoint(out / "model.pt").config.arch == "baseline"
+    assert "test accuracy" in proc.stdout
     bad = run_cli("--workspace", str(workspace.root), "train", "--model", "baseline", "--dataset", "cifar10",
                   "--data-root", str(tmp_path / "nowhere"))
     assert bad.returncode == 2 and bad.stderr.startswith("error: ") and "Traceback" not in bad.stderr

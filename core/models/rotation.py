@@ -12,6 +12,8 @@ groups call ``ndarray.tostring``, which numpy 2 removed.
 
 from __future__ import annotations
 
+import warnings
+
 import torch
 from e2cnn import gspaces
 from e2cnn import nn as enn
@@ -50,7 +52,10 @@ class R2Conv(enn.R2Conv):
     """
 
     def __init__(self, *args, **kwargs) -> None:
-        super().__init__(*args, **kwargs)
+        with warnings.catch_warnings():
+            # e2cnn 0.2.3 indexes with a uint8 mask while building the basis (harmless, noisy).
+            warnings.filterwarnings("ignore", message="indexing with dtype torch.uint8", category=UserWarning)
+            super().__init__(*args, **kwargs)
         # The cache is derived from the weights: never part of the state_dict.
         self._non_persistent_buffers_set.update({"filter", "expanded_bias"})
 
