@@ -50,14 +50,21 @@ if not models:
     st.info("No checkpoints in the workspace yet.")
 rows = []
 for m in models:
-    row = {"name": m.name, "arch": m.arch, "preset": m.config.get("preset"),
-           "rotation C_N": m.config.get("rotation_order"), "classes": m.config.get("num_classes")}
-    row.update({k: v for k, v in m.metrics.items() if isinstance(v, (int, float, str))})
-    if m.error:
-        row["error"] = m.error
-    rows.append(row)
+    ci = m.metrics.get("test_acc_ci95") or [None, None]
+    rows.append({"name": m.name, "arch": m.arch, "C_N": m.config.get("rotation_order"),
+                 "params": m.metrics.get("params"), "dataset": m.metrics.get("dataset"),
+                 "epochs": m.metrics.get("epochs"),
+                 "test acc": m.metrics.get("test_acc"), "95% CI low": ci[0], "95% CI high": ci[1],
+                 "val acc": m.metrics.get("val_acc"), "train s": m.metrics.get("train_seconds"),
+                 "status": m.error or ("trained" if m.metrics.get("test_acc") is not None else "training…")})
 if rows:
-    st.dataframe(rows, hide_index=True)
-    pick = st.selectbox("Details", range(len(models)), format_func=lambda i: models[i].name)
-    st.code(json.dumps({"path": str(models[pick].path), "config": models[pick].config,
-                        "metrics": models[pick].metrics}, indent=2, default=str), language="json")
+    st.dataframe(rows, hide_index=True, column_config={
+        "test acc": st.column_config.NumberColumn(format="percent"),
+        "95% CI low": st.column_config.NumberColumn(format="percent"),
+        "95% CI high": st.column_config.NumberColumn(format="percent"),
+        "val acc": st.column_config.NumberColumn(format="percent"),
+        "train s": st.column_config.NumberColumn(format="%.1f")})
+    with st.expander("Checkpoint details"):
+        pick = st.selectbox("Model", range(len(models)), format_func=lambda i: models[i].name)
+        st.code(json.dumps({"path": str(models[pick].path), "config": models[pick].config,
+                            "metrics": models[pick].metrics}, indent=2, default=str), language="json")

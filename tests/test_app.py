@@ -38,3 +38,57 @@ def test_page_renders_without_exception(studio_env, page):
     at = _open(page)
     assert not at.exception, [e.value for e in at.exception]
     assert at.title, f"{page} shows no title"
+
+
+def _caption_with(at: AppTest, text: str) -> list[str]:
+    return [c.value for c in at.caption if text in c.value]
+
+
+def test_attack_lab_controls_change_the_outputs(studio_env):
+    at = _open("app_pages/attack_lab.py")
+    assert not at.exception
+    at.slider(key="al_eps").set_value(0.0).run()
+    assert not at.exception
+    zero = _caption_with(at, "‖δ‖∞")
+    assert zero and all("‖δ‖∞ = 0.0/255" in c for c in zero)
+    at.slider(key="al_eps").set_value(16.0).run()
+    at.radio(key="al_method").set_value("pgd").run()
+    assert not at.exception
+    big = _caption_with(at, "‖δ‖∞")
+    # PGD's projection keeps the perturbation on the ε-ball boundary for at least one pixel.
+    assert big and all("‖δ‖∞ = 16.0/255" in c for c in big)
+    at.selectbox(key="al_image").set_value(3).run()
+    assert not at.exception
+    assert _caption_with(at, "image: digits test #3")
+
+
+def test_bad_upload_shows_a_one_line_error(studio_env):
+    at = _open("app_pages/annotate.py")
+    at.file_uploader(key="ann_upload").set_value(("scan.dcm", b"DICM this is not a DICOM file", "application/dicom"))
+    at.run()
+    assert not at.exception
+    errors = [e.value for e in at.error]
+    assert len(errors) == 1 and "\n" not in errors[0] and "scan.dcm" in errors[0]
+    uploads = studio_env.root / "images" / "uploads"
+    assert not uploads.exists() or not any(uploads.iterdir())  # nothing half-written
+
+
+def test_training_job_from_the_page_reports_progress_and_registers_the_model(studio_env):
+    from core.jobs import get_job, job_events, list_jobs, wait_job
+
+    at = _open("app_pages/symmetry.py")
+    at.multiselect[0].set_value(["baseline"])
+    at.number_input[0].set_value(1)  # epochs
+    at.number_input[1].set_value(7)  # seed: a run name no other test uses
+    at.button[0].click().run()
+    assert not at.exception
+    (job,) = [j for j in list_jobs(studio_env, kind="train") if "--seed" in j.argv and "7" in j.argv]
+    deadline_job = wait_job(studio_env, job.id, timeout=240)
+    assert deadline_job.status == "done", (deadline_job.error, deadline_job.status)
+    events = job_events(studio_env, job.id)
+    assert events and events[-1]["step"] == events[-1]["total"] and "loss" in events[-1]["metrics"]
+    at.run()
+    assert not at.exception
+    table = at.dataframe[0].value
+    assert "baseline-digits-s7" in list(table["name"])
+    assert get_job(studio_env, job.id).progress == 1.0

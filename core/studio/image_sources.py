@@ -48,7 +48,7 @@ def _digits():
 
 
 def list_sources(workspace: Workspace) -> list[Source]:
-    """Workspace images first (store order), then the first digits test images."""
+    """The first digits test images (what the demo models know), then the workspace images."""
     from core.store import AnnotationStore
 
     store = AnnotationStore(workspace)
@@ -57,9 +57,8 @@ def list_sources(workspace: Workspace) -> list[Source]:
                       + (f" [{labels[rec.id]}]" if rec.id in labels else ""))
                for rec in store.list_images()]
     digits = _digits()
-    sources += [Source("digits", i, f"digits test #{i} (a {digits.classes[int(digits.labels[i])]})")
-                for i in range(min(N_DIGITS, len(digits)))]
-    return sources
+    return [Source("digits", i, f"digits test #{i} (a {digits.classes[int(digits.labels[i])]})")
+            for i in range(min(N_DIGITS, len(digits)))] + sources
 
 
 def load_source(workspace: Workspace, source: Source) -> StudioImage:
