@@ -13,7 +13,7 @@ from core.models.cascaded import CascadedCNN, cascaded_stage
 from core.models.config import ARCHITECTURES, PRESETS, ModelConfig, Preset
 from core.models.equivariant import EquivariantCNN
 from core.models.equivariance import (downscale, relative_error, rotation_equivariance_error,
-                                      scale_equivariance_error, smooth_test_images)
+                                      measure_equivariance, scale_equivariance_error, smooth_test_images)
 from core.models.factory import MODEL_CLASSES, build_model
 from core.models.parallel import ParallelCNN, ParallelStem, ScaleBranch, rotation_branch
 from core.models.rotation import (EquivariantBlock, FieldMaxPool, group_pool, regular_type, rotation_conv_block,
@@ -32,4 +32,5 @@ __all__ = [
     "ScaleLift", "ScaleConv", "ScaleBatchNorm", "ScaleMaxPool", "FrozenScaleConv",
     "hermite_gaussian_basis", "scale_sigmas",
     "relative_error", "rotation_equivariance_error", "scale_equivariance_error", "downscale", "smooth_test_images",
+    "measure_equivariance",
 ]

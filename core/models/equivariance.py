@@ -10,7 +10,7 @@ from e2cnn import nn as enn
 
 from core.models.rotation import EquivariantBlock
 
-__all__ = ["relative_error", "rotation_equivariance_error", "downscale", "scale_equivariance_error",
+__all__ = ["relative_error", "rotation_equivariance_error", "downscale", "scale_equivariance_error", "measure_equivariance",
            "smooth_test_images"]
 
 
@@ -90,3 +90,48 @@ def smooth_test_images(batch: int, channels: int, size: int, seed: int = 0, blur
     hi = out.amax(dim=(2, 3), keepdim=True)
     out = (out - lo) / (hi - lo).clamp_min(1e-6)
     return out - out.mean(dim=(2, 3), keepdim=True) if zero_mean else out
+
+
+def measure_equivariance(seed: int = 0) -> dict[str, float]:
+    """The figures quoted in the README: relative errors of fresh (randomly initialised) layers/models.
+
+    Keys: ``c4_model_90`` (equivariant model logits, 90 degrees), ``c8_model_90``,
+    ``c8_layer_45`` (one R2Conv+BN+ReLU on smooth blobs), ``scale_lift`` /
+    ``scale_lift_conv`` (our lifting conv / lift+ReLU+scale conv, step sqrt 2),
+    ``plain_conv_scale`` (a plain 3x3 conv, same protocol, no scale shift).
+    """
+    import math
+
+    from core.models.config import ModelConfig
+    from core.models.factory import build_model
+    from core.models.rotation import rotation_conv_block, rotation_gspace, trivial_type
+    from core.models.scale import ScaleConv, ScaleLift, scale_sigmas
+
+    torch.manual_seed(seed)
+    out: dict[str, float] = {}
+    x = torch.rand(4, 1, 32, 32, generator=torch.Generator().manual_seed(seed))
+    for order in (4, 8):
+        model = build_model(ModelConfig(arch="equivariant", rotation_order=order))
+        with torch.no_grad():
+            model(x)
+            model.eval()
+            ref = model(x)
+            out[f"c{order}_model_90"] = max(relative_error(model(torch.rot90(x, k, (2, 3))), ref) for k in (1, 2, 3))
+    gspace = rotation_gspace(8)
+    block = EquivariantBlock(enn.SequentialModule(*rotation_conv_block(trivial_type(gspace, 2), 3)))
+    yy, xx = torch.meshgrid(torch.linspace(-1, 1, 33), torch.linspace(-1, 1, 33), indexing="ij")
+    blobs = torch.stack([torch.exp(-((xx - 0.2) ** 2 + yy ** 2) / 0.1), torch.exp(-(xx ** 2 + (yy + 0.3) ** 2) / 0.05)])
+    blobs = (blobs * (xx ** 2 + yy ** 2 < 0.8)).unsqueeze(0)
+    with torch.no_grad():
+        block(blobs)
+    block.eval()
+    out["c8_layer_45"] = rotation_equivariance_error(block, blobs, 1)
+    step = math.sqrt(2.0)
+    sigmas = scale_sigmas(0.7, step, 3)
+    images = smooth_test_images(4, 2, 96, seed=seed + 1)
+    lift, conv = ScaleLift(2, 4, sigmas, 9, 3), ScaleConv(4, 4, sigmas, 9, 3)
+    plain = torch.nn.Conv2d(2, 4, 3, padding=1, bias=False)
+    out["scale_lift"] = scale_equivariance_error(lift, images, step)
+    out["scale_lift_conv"] = scale_equivariance_error(lambda z: conv(torch.relu(lift(z))), images, step)
+    out["plain_conv_scale"] = scale_equivariance_error(plain, images, step, shift=0)
+    return out
