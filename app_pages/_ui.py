@@ -66,8 +66,8 @@ def job_table(ws: Workspace, kind: str | None = None, key: str = "jobs", limit: 
     for job in jobs:
         with st.container(border=True):
             cols = st.columns([5, 2, 1])
-            cols[0].markdown(f"{STATUS_ICON.get(job.status, '')} **#{job.id} {job.title}**  \n"
-                             f"`{' '.join(job.argv)}`")
+            cols[0].markdown(f"{STATUS_ICON.get(job.status, '')} **#{job.id} {job.title}**",
+                             help="python -m core " + " ".join(job.argv))
             cols[1].caption(f"{job.status} · started {_fmt_time(job.started_at)}")
             if allow_cancel and job.status in ("queued", "running"):
                 if cols[2].button("Cancel", key=f"{key}-cancel-{job.id}"):
@@ -79,6 +79,8 @@ def job_table(ws: Workspace, kind: str | None = None, key: str = "jobs", limit: 
                 fraction = min(1.0, max(0.0, last["step"] / last["total"]))
             if job.status == "done":
                 fraction = 1.0
+            if last.get("message") and job.status in ("queued", "running"):
+                st.caption(last["message"])
             if fraction is not None:
                 metrics = ", ".join(f"{k} {v:.3g}" for k, v in (last.get("metrics") or {}).items())
                 text = f"{last.get('stage', '')} {last.get('step', '')}/{last.get('total', '')}"

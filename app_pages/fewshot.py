@@ -82,7 +82,7 @@ for col, (g, run) in zip(cols, sorted(pair.items(), key=lambda kv: kv[0] == "non
         col.caption(f"Grad-CAM/ROI soft Dice {run.dice[0]:.3f} ± {run.dice[1]:.3f}")
 
 fig = go.Figure()
-for g, run in pair.items():
+for g, run in sorted(pair.items(), key=lambda kv: kv[0] == "none"):
     acc, ci = run.accuracy
     fig.add_trace(go.Bar(x=["unguided" if g == "none" else f"guided ({g})"], y=[100 * acc],
                          error_y=dict(type="data", array=[100 * ci]), name=g))

@@ -71,9 +71,10 @@ else:
     if drift:
         st.markdown("**Grad-CAM drift under PGD at the largest ε** (1 − soft Dice between clean and adversarial "
                     "maps; the self floor is the value for identical maps)")
-        st.dataframe([{"model": m, "ε (/255)": round(d["eps"] * 255, 1),
-                       "1 − soft Dice": d["dice_distance_mean"], "self floor": d["self_distance_mean"],
-                       "Spearman": d["spearman_mean"]} for m, d in drift.items()], hide_index=True)
+        st.table([{"model": m, "ε (/255)": round(d["eps"] * 255, 1),
+                   "1 − soft Dice": f"{d['dice_distance_mean']:.3f}", "self floor": f"{d['self_distance_mean']:.3f}",
+                   "Spearman": "n/a" if d["spearman_mean"] is None else f"{d['spearman_mean']:.3f}"}
+                  for m, d in drift.items()])
 
 # ---------------------------------------------------------------- reproductions
 st.header("Paper-1 reproductions")

@@ -188,15 +188,20 @@ def build_demo(workspace: Workspace, *, train: bool = True, if_empty: bool = Fal
 
 
 def start_demo_jobs(workspace: Workspace, notes: list[str] | None = None) -> list[int]:
-    """Launch each demo run that has no earlier demo job (whatever its state); returns new job ids."""
+    """Launch each demo run that has no earlier demo job (unless that one failed); returns new job ids.
+
+    The runs are queued one after the other (``jobs after``): two CPU cores
+    train one model at a time faster than four at once.
+    """
     from core.jobs import FAILED, launch_job, list_jobs
 
     earlier = {j.title for j in list_jobs(workspace, kind=DEMO_JOB_KIND) if j.status != FAILED}
-    started = []
+    started: list[int] = []
     for title, argv in demo_jobs(workspace):
         if title in earlier:
             continue
-        started.append(launch_job(workspace, DEMO_JOB_KIND, argv, title=title))
+        queued = ["jobs", "after", str(started[-1]), *argv] if started else argv
+        started.append(launch_job(workspace, DEMO_JOB_KIND, queued, title=title))
     if notes is not None and not started:
         notes.append("Demo training jobs already exist.")
     return started

@@ -96,3 +96,23 @@ def test_job_progress_throttles_writes_but_keeps_the_last_event(workspace, monke
     assert writes == [1, 49]  # the early close flushed; the final close had nothing left
     assert job.status == DONE and job.last_event["step"] == 50
     assert [e["metrics"]["loss"] for e in store.job_events(job_id)][-1] == 1.0 / 50
+
+
+def test_after_queues_a_command_behind_another_job(workspace):
+    first = launch_job(workspace, "check", ["jobs", "heartbeat", "--steps", "5", "--interval", "0.2"])
+    second = launch_job(workspace, "check", ["jobs", "after", str(first), "jobs", "heartbeat", "--steps", "3",
+                                             "--interval", "0.01"])
+    done = wait_job(workspace, second, timeout=60)
+    assert done.status == DONE
+    earlier = get_job(workspace, first)
+    assert earlier.status == DONE and earlier.finished_at <= done.finished_at
+    steps = [e["step"] for e in job_events(workspace, second) if e["stage"] == "heartbeat"]
+    assert steps == [1, 2, 3]
+    waits = [e for e in job_events(workspace, second) if e["stage"] == "waiting"]
+    assert waits and f"#{first}" in waits[0]["message"]
+
+
+def test_after_rejects_a_bad_command_before_waiting(workspace):
+    job = launch_job(workspace, "check", ["jobs", "after", "999999", "no-such-command"])
+    done = wait_job(workspace, job, timeout=60)
+    assert done.status == FAILED and "no-such-command" in job_log(workspace, job)

@@ -14,9 +14,15 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     ls = sub.add_parser("list", help="jobs, newest first")
     ls.add_argument("--kind", default=None, help="only jobs of this kind (train, fewshot, ...)")
     show = sub.add_parser("show", help="one job as JSON, with its log tail")
-    show.add_argument("job_id", type=int)
+    show.add_argument("target", type=int, metavar="JOB_ID")
     cancel = sub.add_parser("cancel", help="stop a queued or running job")
-    cancel.add_argument("job_id", type=int)
+    cancel.add_argument("target", type=int, metavar="JOB_ID")
+    after = sub.add_parser("after", help="wait until job JOB_ID has ended (any outcome), then run COMMAND here; "
+                                         "the studio uses it to queue jobs on a small machine")
+    # Not "job_id": that is the global --job-id of the process running this command.
+    after.add_argument("target", type=int, metavar="JOB_ID")
+    after.add_argument("command", nargs=argparse.REMAINDER, help="the CLI command and its options")
+    after.add_argument("--poll", type=float, default=1.0, help=argparse.SUPPRESS)
     beat = sub.add_parser("heartbeat", help="report STEPS progress events INTERVAL seconds apart (pipeline check)")
     beat.add_argument("--steps", type=int, default=10)
     beat.add_argument("--interval", type=float, default=0.2)
@@ -32,14 +38,16 @@ def run(args: argparse.Namespace) -> int:
             print(f"#{job.id}\t{job.status}{fraction}\t{job.kind}\t{job.title}")
         return 0
     if args.action == "show":
-        job = get_job(args.workspace, args.job_id)
+        job = get_job(args.workspace, args.target)
         print(json.dumps({**job.__dict__, "events": None}, indent=2, default=str))
         print(job_log(args.workspace, job.id))
         return 0
     if args.action == "cancel":
-        job = cancel_job(args.workspace, args.job_id)
+        job = cancel_job(args.workspace, args.target)
         print(f"#{job.id} {job.status}")
         return 0
+    if args.action == "after":
+        return _run_after(args)
     if args.action == "heartbeat":
         import time
 
@@ -52,3 +60,26 @@ def run(args: argparse.Namespace) -> int:
             args.progress(ProgressEvent("heartbeat", step, args.steps, {"value": float(step)}))
         return 0
     raise ConfigError(f"unknown jobs action {args.action!r}")
+
+
+def _run_after(args: argparse.Namespace) -> int:
+    import time
+
+    from core.cli import build_parser
+    from core.errors import ConfigError
+    from core.jobs import FINAL, get_job
+    from core.progress import ProgressEvent
+
+    command = [c for c in args.command if c != "--"]
+    if not command:
+        raise ConfigError("jobs after needs a command to run, e.g. jobs after 3 train --model baseline")
+    # Parse first, so a bad command fails now rather than after the wait.
+    inner = build_parser().parse_args(["--workspace", str(args.workspace.root), *command])
+    waited = 0
+    while get_job(args.workspace, args.target).status not in FINAL:
+        if waited == 0 or waited % 10 == 0:
+            args.progress(ProgressEvent("waiting", 0, None, message=f"waiting for job #{args.target}"))
+        time.sleep(args.poll)
+        waited += 1
+    inner.workspace, inner.progress = args.workspace, args.progress
+    return inner._run(inner)
