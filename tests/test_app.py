@@ -60,6 +60,15 @@ def test_attack_lab_controls_change_the_outputs(studio_env):
     at.selectbox(key="al_image").set_value(3).run()
     assert not at.exception
     assert _caption_with(at, "image: digits test #3")
+    at.slider(key="al_rotation").set_value(90).run()
+    at.slider(key="al_scale").set_value(0.7).run()
+    assert not at.exception and _caption_with(at, "‖δ‖∞ = 16.0/255")
+    # An image with a stored ROI offers to restrict the attack to it.
+    options = at.selectbox(key="al_image").options
+    phantom = next(i for i, o in enumerate(options) if "brain-phantom-00" in o)
+    at.selectbox(key="al_image").set_value(phantom).run()
+    at.radio(key="al_roi").set_value("outside the ROI").run()
+    assert not at.exception and _caption_with(at, "‖δ‖∞")
 
 
 def test_bad_upload_shows_a_one_line_error(studio_env):
