@@ -116,3 +116,15 @@ def test_after_rejects_a_bad_command_before_waiting(workspace):
     job = launch_job(workspace, "check", ["jobs", "after", "999999", "no-such-command"])
     done = wait_job(workspace, job, timeout=60)
     assert done.status == FAILED and "no-such-command" in job_log(workspace, job)
+
+
+def test_cli_cancel_stops_the_job_and_keeps_its_record(workspace):
+    from conftest import run_cli
+
+    job_id = launch_job(workspace, "check", ["jobs", "heartbeat", "--steps", "10000", "--interval", "0.05"])
+    job = _wait_status(workspace, job_id, RUNNING)
+    result = run_cli("--workspace", str(workspace.root), "jobs", "cancel", str(job_id), timeout=60)
+    assert result.returncode == 0 and f"#{job_id} cancelled" in result.stdout
+    after = get_job(workspace, job_id)
+    # The cancelling process must not have taken the job over (its pid stays the job's own).
+    assert after.status == CANCELLED and after.pid == job.pid and not pid_alive(job.pid)
