@@ -62,6 +62,24 @@ else:
             col.plotly_chart(fig, key=f"rb-{run}")
             figures.append(fig)
             curves[f"{run} (models)"] = series
+    cols = st.columns(2)
+    for col, kind, title, xlab in ((cols[0], "rotation", "Accuracy vs rotation", "angle (°)"),
+                                   (cols[1], "scale", "Accuracy vs scale", "scale factor")):
+        series = {m: (d["transforms"][kind]["x"], d["transforms"][kind]["mean"], d["transforms"][kind]["ci95"])
+                  for m, d in reports.items() if "transforms" in d}
+        if series:
+            fig = rv.curve_figure(series, title, xlab)
+            col.plotly_chart(fig, key=f"rb-{kind}")
+            figures.append(fig)
+            curves[f"{kind} (models)"] = series
+    with_corr = [m for m, d in reports.items() if "transforms" in d]
+    if with_corr:
+        pick = st.selectbox("Corruption heat map for", with_corr, key="rb_corr_model")
+        corr = reports[pick]["transforms"]["corruption"]
+        fig = rv.corruption_heatmap(corr["table"], f"{pick}: accuracy per corruption × severity (%), "
+                                                    f"mean {100 * corr['mean']:.1f} %")
+        st.plotly_chart(fig, key="rb-corr-model")
+        figures.append(fig)
     scores = {m: [img["score"] for img in docs["clever"]["images"]] for m, docs in reports.items() if "clever" in docs}
     if scores:
         fig = rv.clever_figure(scores, "CLEVER L2 scores per image (higher = more robust)")

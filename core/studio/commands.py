@@ -64,6 +64,7 @@ ROBUSTNESS_RUNS: dict[str, list[str]] = {
             "--n-images", "200", "--seeds", "0,1", "--drift"],
     # Untargeted CLEVER takes gradients for every target class: kept small so it is minutes, not hours, on a CPU.
     "clever": ["clever", "--n-images", "10", "--norm", "2", "--nb-batch", "10", "--batch-size", "32"],
+    "transforms": ["transforms", "--n-images", "300"],
 }
 
 

@@ -102,14 +102,22 @@ def curve_figure(series: Series, title: str, x_title: str, x_scale: float = 1.0)
     return fig
 
 
-def corruption_heatmap(table: Mapping[str, Mapping[str, Mapping[str, Any]]], title: str):
-    """Corruption × severity accuracy (%) heat map from ``{corruption: {severity: {mean, ci95}}}``."""
+def _mean(cell: Any) -> float | None:
+    return cell.get("mean") if isinstance(cell, Mapping) else cell
+
+
+def corruption_heatmap(table: Mapping[str, Mapping[str, Any]], title: str):
+    """Corruption × severity accuracy (%) heat map.
+
+    ``table`` is ``{corruption: {severity: accuracy}}`` (one model) or
+    ``{corruption: {severity: {"mean", "ci95"}}}`` (a reproduction over seeds).
+    """
     import plotly.graph_objects as go
 
     names = list(table)
     severities = sorted({s for row in table.values() for s in row}, key=float)
-    z = [[100 * table[n][s]["mean"] if table[n].get(s, {}).get("mean") is not None else None
-          for s in severities] for n in names]
+    z = [[None if _mean(table[n].get(s)) is None else 100 * _mean(table[n][s]) for s in severities]
+         for n in names]
     text = [[("" if v is None else f"{v:.0f}") for v in row] for row in z]
     fig = go.Figure(go.Heatmap(z=z, x=[f"severity {s}" for s in severities], y=names, text=text,
                                texttemplate="%{text}", colorscale="Viridis", zmin=0, zmax=100,

@@ -1,0 +1,82 @@
+"""``transforms``: accuracy of a checkpoint under rotation, rescaling and corruptions, as a JSON report."""
+
+from __future__ import annotations
+
+import argparse
+
+NAME = "transforms"
+HELP = "accuracy of a trained model versus rotation angle, scale factor and corruption x severity (JSON report)"
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--checkpoint", required=True, help="model.pt written by 'train'")
+    parser.add_argument("--dataset", default="digits", help="digits, cifar10 or cifar100")
+    parser.add_argument("--data-root", default=None, help="folder with the CIFAR python batches")
+    parser.add_argument("--split", default="test", choices=("train", "val", "test"))
+    parser.add_argument("--n-images", type=int, default=300, help="random subset of the split")
+    parser.add_argument("--angles", default="0,15,30,45,60,90,135,180", help="rotation angles in degrees")
+    parser.add_argument("--scales", default="0.6,0.7,0.8,0.9,1,1.1,1.25,1.5", help="rescaling factors")
+    parser.add_argument("--corruptions", default=None, help="comma-separated subset (default: all)")
+    parser.add_argument("--severities", default="1,2,3,4,5")
+    parser.add_argument("--seed", type=int, default=0, help="corruption noise seed")
+    parser.add_argument("--out", required=True, help="JSON report to write")
+
+
+def _floats(text: str, what: str) -> list[float]:
+    from core.errors import ConfigError
+
+    try:
+        values = [float(p) for p in text.split(",") if p.strip()]
+    except ValueError:
+        raise ConfigError(f"{what} must be comma-separated numbers, got {text!r}") from None
+    if not values:
+        raise ConfigError(f"{what} needs at least one value")
+    return values
+
+
+def run(args: argparse.Namespace) -> int:
+    from core.errors import ConfigError
+    from core.progress import ProgressEvent
+    from core.robustness import accuracy, corruption_accuracy, rotation_curve, scale_curve
+    from core.robustness.reports import evaluation_subset, write_json_atomic
+    from core.training import load_checkpoint
+
+    angles = _floats(args.angles, "--angles")
+    scales = _floats(args.scales, "--scales")
+    if any(s <= 0 for s in scales):
+        raise ConfigError("--scales must be > 0")
+    severities = [int(v) for v in _floats(args.severities, "--severities")]
+    corruptions = [c.strip() for c in args.corruptions.split(",") if c.strip()] if args.corruptions else None
+    if corruptions is not None:
+        from core.datasets import CORRUPTIONS
+
+        unknown = [c for c in corruptions if c not in CORRUPTIONS]
+        if unknown:
+            raise ConfigError(f"unknown corruption {unknown[0]!r}; choose from {', '.join(CORRUPTIONS)}")
+    ckpt = load_checkpoint(args.checkpoint)
+    split_seed = int(ckpt.split.get("split_seed") or 0)
+    images, labels = evaluation_subset(args.dataset, split=args.split, root=args.data_root,
+                                       split_seed=split_seed, n_images=args.n_images)
+    if tuple(images.shape[1:]) != (ckpt.config.in_channels, ckpt.config.image_size, ckpt.config.image_size):
+        raise ConfigError(f"{args.dataset} images are {tuple(images.shape[1:])} but the checkpoint's model "
+                          f"expects ({ckpt.config.in_channels}, {ckpt.config.image_size}, {ckpt.config.image_size})")
+    model = ckpt.model
+    args.progress(ProgressEvent("rotation", 0, 3, message="rotation curve"))
+    rotation = rotation_curve(model, images, labels, angles)
+    args.progress(ProgressEvent("scale", 1, 3, message="scale curve"))
+    scale = scale_curve(model, images, labels, scales)
+    args.progress(ProgressEvent("corruption", 2, 3, message="corruptions"))
+    corruption = corruption_accuracy(model, images, labels, corruptions=corruptions, severities=severities,
+                                     seed=args.seed, progress=args.progress)
+    report = {
+        "checkpoint": str(args.checkpoint), "arch": ckpt.config.arch, "dataset": args.dataset, "split": args.split,
+        "n_images": int(images.shape[0]), "clean_accuracy": accuracy(model, images, labels),
+        "rotation": rotation.to_dict(), "scale": scale.to_dict(), "corruption": corruption.to_dict(),
+    }
+    write_json_atomic(args.out, report)
+    close = getattr(args.progress, "close", None)
+    if close is not None:
+        close()
+    print(f"{ckpt.config.arch}: clean {report['clean_accuracy']:.3f}, mean corruption accuracy "
+          f"{corruption.mean:.3f}; wrote {args.out}")
+    return 0
