@@ -101,3 +101,16 @@ def test_training_job_from_the_page_reports_progress_and_registers_the_model(stu
     table = at.dataframe[0].value
     assert "baseline-digits-s7" in list(table["name"])
     assert get_job(studio_env, job.id).progress == 1.0
+
+
+def test_home_demo_button_is_idempotent(studio_env):
+    from core.store import AnnotationStore
+
+    before = len(AnnotationStore(studio_env).list_images())
+    at = _open()
+    at.checkbox[0].uncheck()  # no background training in this test
+    at.button[0].click().run()
+    assert not at.exception
+    assert any("Demo workspace ready" in s.value for s in at.success)
+    assert len(AnnotationStore(studio_env).list_images()) == before
+    assert at.metric[0].value == str(before)
