@@ -89,7 +89,7 @@ else:
     if drift:
         st.markdown("**Grad-CAM drift under PGD at the largest ε** (1 − soft Dice between clean and adversarial "
                     "maps; the self floor is the value for identical maps)")
-        st.table([{"model": m, "ε (/255)": round(d["eps"] * 255, 1),
+        st.table([{"model": m, "ε (/255)": f"{d['eps'] * 255:.1f}",
                    "1 − soft Dice": f"{d['dice_distance_mean']:.3f}", "self floor": f"{d['self_distance_mean']:.3f}",
                    "Spearman": "n/a" if d["spearman_mean"] is None else f"{d['spearman_mean']:.3f}"}
                   for m, d in drift.items()])
