@@ -8,7 +8,7 @@ Python objects.  ``widths`` and ``pool_after`` default to the chosen preset.
 from __future__ import annotations
 
 import math
-from dataclasses import asdict, dataclass, field, fields, replace
+from dataclasses import asdict, dataclass, fields, replace
 from typing import Any, Mapping
 
 from core.errors import ConfigError
@@ -76,7 +76,6 @@ class ModelConfig:
     scale_kernel: int = 9
     scale_basis_size: int = 3
     scale_layers: int | None = None
-    extra: dict[str, Any] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         if self.arch not in ARCHITECTURES:
@@ -92,7 +91,6 @@ class ModelConfig:
             object.__setattr__(self, "scale_layers", preset.scale_layers)
         object.__setattr__(self, "mean", tuple(float(m) for m in self.mean))
         object.__setattr__(self, "std", tuple(float(s) for s in self.std))
-        object.__setattr__(self, "extra", dict(self.extra))
         if self.in_channels < 1 or self.num_classes < 2 or self.image_size < 4:
             raise ConfigError("in_channels must be >= 1, num_classes >= 2 and image_size >= 4")
         if len(self.mean) != self.in_channels or len(self.std) != self.in_channels:
