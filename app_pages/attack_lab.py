@@ -73,6 +73,9 @@ def _show(entry, column) -> float:
     with column:
         st.subheader(entry.name)
         verdict = ":red[prediction flipped]" if view.flipped else ":green[prediction held]"
+        if label is not None:
+            right = view.clean_top[0].index == label
+            verdict = (":green[clean correct]" if right else ":orange[clean already wrong]") + " · " + verdict
         st.caption(f"{entry.arch} · {verdict} · ‖δ‖∞ = {view.linf * 255:.1f}/255 · {view.seconds * 1000:.0f} ms")
         a, b, c = st.columns(3)
         a.image(view.clean, caption="clean", clamp=True, width="stretch")
