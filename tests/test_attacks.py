@@ -218,3 +218,25 @@ def test_parse_eps_list():
     for bad in ("", "a", "1/0", "-0.1", "2"):
         with pytest.raises(ConfigError):
             parse_eps_list(bad)
+
+
+def test_batchnorm_folding_keeps_the_function(digits):
+    from core.attacks import fold_batchnorm
+
+    model, x, _ = digits
+    folded = fold_batchnorm(model)
+    assert folded is not model
+    assert not any(isinstance(m, nn.BatchNorm2d) for m in folded.modules())
+    assert torch.allclose(folded(x), model(x), atol=1e-4)
+    model.train()
+    assert fold_batchnorm(model) is model  # train-mode BatchNorm is batch-dependent: never folded
+    model.eval()
+    plain = nn.Sequential(nn.Flatten(), nn.Linear(64, 10))
+    assert fold_batchnorm(plain) is plain
+
+
+def test_unfused_attack_equals_fused_up_to_rounding(digits):
+    model, x, y = digits
+    fused = PGD(model, 0.1, steps=5, random_start=False)(x, y)
+    plain = PGD(model, 0.1, steps=5, random_start=False, fuse_bn=False)(x, y)
+    assert (fused - plain).abs().gt(1e-5).float().mean() < 1e-3

@@ -8,11 +8,12 @@ at once.  Optional ROI masks restrict the perturbation to inside or outside a re
 from core.attacks.base import (ROI_MODES, Attack, LossFn, as_eps_tensor, eval_mode, frozen_eval,
                                prepare_roi)
 from core.attacks.fgsm import FGSM
+from core.attacks.fusion import fold_batchnorm
 from core.attacks.pgd import PGD, PGD_NORMS
 from core.attacks.factory import ATTACKS, make_attack, parse_eps_list
 
 __all__ = [
     "Attack", "LossFn", "ROI_MODES", "frozen_eval", "eval_mode", "as_eps_tensor", "prepare_roi",
-    "FGSM", "PGD", "PGD_NORMS",
+    "FGSM", "PGD", "PGD_NORMS", "fold_batchnorm",
     "ATTACKS", "make_attack", "parse_eps_list",
 ]

@@ -32,6 +32,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
+from core.attacks.fusion import fold_batchnorm
 from core.errors import ConfigError
 
 __all__ = ["Attack", "LossFn", "ROI_MODES", "frozen_eval", "eval_mode", "as_eps_tensor", "prepare_roi"]
@@ -138,6 +139,9 @@ class Attack(ABC):
         targeted: attack towards ``labels`` instead of away from them.
         loss: per-sample loss ``(logits, labels) -> (N,)``; cross-entropy by default.
         roi_mode: where an ROI mask passed at call time allows perturbation.
+        fuse_bn: attack a copy of the eval-mode model with BatchNorm folded into
+            the convolutions (same function up to float rounding, about 1.5-2×
+            faster on CPU); models ``torch.fx`` cannot trace run unfused.
     """
 
     #: name of the norm whose ball the perturbation stays in ("inf" or "2")
@@ -145,7 +149,7 @@ class Attack(ABC):
 
     def __init__(self, model: nn.Module, eps: float | Sequence[float] = 8 / 255, *,
                  targeted: bool = False, loss: LossFn | None = None,
-                 roi_mode: str = "inside") -> None:
+                 roi_mode: str = "inside", fuse_bn: bool = True) -> None:
         if not isinstance(model, nn.Module):
             raise ConfigError(f"model must be a torch.nn.Module, got {type(model).__name__}")
         as_eps_tensor(eps)
@@ -156,6 +160,8 @@ class Attack(ABC):
         self.targeted = bool(targeted)
         self.loss_fn: LossFn = loss or _per_sample_cross_entropy
         self.roi_mode = roi_mode
+        self.fuse_bn = bool(fuse_bn)
+        self._net: nn.Module = model
 
     # -- public entry point -------------------------------------------------
 
@@ -184,7 +190,11 @@ class Attack(ABC):
         flat_eps = eps_values.to(device=device, dtype=images.dtype).repeat_interleave(b)
         flat_mask = None if allowed is None else allowed.repeat(n_eps, 1, 1, 1)
         with frozen_eval(self.model):
-            adv = self._perturb(flat_x, flat_y, flat_eps, flat_mask, generator, n_eps)
+            self._net = fold_batchnorm(self.model) if self.fuse_bn else self.model
+            try:
+                adv = self._perturb(flat_x, flat_y, flat_eps, flat_mask, generator, n_eps)
+            finally:
+                self._net = self.model
         adv = self._project(adv.detach(), flat_x, flat_eps, flat_mask)
         adv = adv.reshape(n_eps, b, c, h, w)
         return adv if batched else adv[0]
@@ -215,7 +225,7 @@ class Attack(ABC):
         does not depend on how many others share its batch.
         """
         x = x.detach().requires_grad_(True)
-        objective = self._objective(self.model(x), y)
+        objective = self._objective(self._net(x), y)
         (grad,) = torch.autograd.grad(objective.sum(), x)
         return grad, objective.detach()
 

@@ -12,6 +12,8 @@ Choices, stated once:
 
 * **Fresh samples for every batch** (the paper and its reference code); ART's
   ``clever_u`` instead resamples batches with replacement from one pool.
+* **BatchNorm folded** into the convolutions for the sampled gradients
+  (:func:`core.attacks.fold_batchnorm`; the same function in eval mode).
 * **All targets from one set of samples**: one forward pass and one backward
   per target class on the same points, instead of two ``class_gradient``
   calls per target per mini-batch.  Targets therefore share samples (as in
@@ -44,6 +46,7 @@ import torch
 from torch import Tensor, nn
 
 from core.attacks.base import frozen_eval
+from core.attacks.fusion import fold_batchnorm
 from core.errors import ConfigError
 from core.progress import ProgressCallback, ProgressEvent
 from core.robustness.sampling import DUAL_NORM, parse_norm, sample_ball
@@ -222,6 +225,7 @@ def clever(model: nn.Module, image: Tensor, *, norm: str | int | float = 2, nb_b
     dim = x0.numel()
 
     with frozen_eval(model):
+        net = fold_batchnorm(model)
         with torch.no_grad():
             logits0 = model(x0[None]).double()[0]
         n_classes = logits0.numel()
@@ -241,7 +245,7 @@ def clever(model: nn.Module, image: Tensor, *, norm: str | int | float = 2, nb_b
             points = x0[None] + delta.view(n, *x0.shape)
             if clip:
                 points = points.clamp(0.0, 1.0)
-            norms[:, start:start + n] = _dual_gradient_norms(model, points, c, targets, q).double().cpu()
+            norms[:, start:start + n] = _dual_gradient_norms(net, points, c, targets, q).double().cpu()
 
     maxima = norms.view(len(targets), int(nb_batch), int(batch_size)).amax(dim=2).numpy()
     per_target = []
