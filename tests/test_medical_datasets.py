@@ -14,6 +14,17 @@ from core.fewshot import split_by_group
 from core.fewshot.datasets.brats import load_brats
 from core.fewshot.datasets.vindr import VINDR_COLUMNS, boxes_to_mask, load_vindr
 
+
+@pytest.fixture(autouse=True)
+def _single_thread():
+    """Tiny models: one thread is faster, and on a shared 2-core machine two
+    OpenMP threads spin-wait for each other (measured 10-100x slower)."""
+    previous = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(previous)
+
+
 # ------------------------------------------------------------------------------ BraTS
 SHAPE = (24, 20, 6)
 
@@ -288,7 +299,7 @@ def test_fewshot_command_on_a_vindr_folder(tmp_path, workspace):
     proc = run_cli("--workspace", str(workspace.root), "fewshot", "--dataset", "vindr", "--data-root",
                    str(tmp_path / "vindr"), "--vindr-merge", "majority", "--size", "32", "--hidden", "8",
                    "--embed-dim", "8", "--episodes", "2", "--shot", "2", "--query", "2", "--eval-episodes", "5",
-                   "--cam-episodes", "1", "--out", str(out))
+                   "--cam-episodes", "1", "--out", str(out), env={"OMP_NUM_THREADS": "1"})
     assert proc.returncode == 0, proc.stderr[-1500:]
     import json
 

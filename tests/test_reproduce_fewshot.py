@@ -8,11 +8,15 @@ import pytest
 
 from tests.conftest import run_cli
 
+# Subprocess runs of tiny models: one OpenMP thread (see _single_thread in test_fewshot.py).
+ONE_THREAD = {"OMP_NUM_THREADS": "1"}
+
 
 @pytest.mark.slow
 def test_reproduce_fewshot_quick(tmp_path, workspace):
     out = tmp_path / "repro"
-    proc = run_cli("--workspace", str(workspace.root), "reproduce", "fewshot", "--quick", "--out", str(out))
+    proc = run_cli("--workspace", str(workspace.root), "reproduce", "fewshot", "--quick", "--out", str(out),
+                   env=ONE_THREAD)
     assert proc.returncode == 0, proc.stderr[-2000:]
     summary = json.loads((out / "results.json").read_text())
     assert summary["synthetic_data"] is True and summary["quick"] is True
@@ -32,10 +36,11 @@ def test_reproduce_fewshot_quick(tmp_path, workspace):
 
 
 def test_fewshot_cli_bad_input_is_one_line_error(workspace):
-    proc = run_cli("--workspace", str(workspace.root), "fewshot", "--dataset", "vindr")
+    proc = run_cli("--workspace", str(workspace.root), "fewshot", "--dataset", "vindr", env=ONE_THREAD)
     assert proc.returncode == 2
     assert proc.stderr.strip().splitlines() == ["error: --data-root is required for the vindr dataset"]
-    proc = run_cli("--workspace", str(workspace.root), "fewshot", "--shot", "40", "--episodes", "1")
+    proc = run_cli("--workspace", str(workspace.root), "fewshot", "--shot", "40", "--episodes", "1",
+                   env=ONE_THREAD)
     assert proc.returncode == 2 and "Traceback" not in proc.stderr
     assert "need 3 classes with at least 45 images" in proc.stderr
 
@@ -46,7 +51,7 @@ def test_fewshot_cli_writes_checkpoint_and_metrics(tmp_path, workspace):
     proc = run_cli("--workspace", str(workspace.root), "fewshot", "--dataset", "cxr-phantom", "--patients", "12",
                    "--slices", "4", "--size", "32", "--hidden", "8", "--embed-dim", "8", "--episodes", "3",
                    "--shot", "2", "--query", "2", "--eval-episodes", "10", "--cam-episodes", "2",
-                   "--spurious", "--first-order", "--out", str(out))
+                   "--spurious", "--first-order", "--out", str(out), env=ONE_THREAD)
     assert proc.returncode == 0, proc.stderr[-2000:]
     metrics = json.loads((out / "metrics.json").read_text())
     assert metrics["accuracy"]["n"] == 10 and metrics["config"]["train"]["first_order"] is True

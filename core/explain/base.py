@@ -30,16 +30,17 @@ __all__ = ["BaseCAM", "Target", "TargetSpec", "resolve_target", "minmax_normalis
 Target = Callable[[torch.Tensor], torch.Tensor]
 TargetSpec = Union[Target, int, Sequence[int], torch.Tensor]
 
-#: Same stabiliser pytorch-grad-cam adds to the denominator of its min-max scaling.
-NORM_EPS = 1e-7
+def minmax_normalise(maps: torch.Tensor) -> torch.Tensor:
+    """Scale each map of ``maps`` (B, H, W) to [0, 1]; an all-constant map becomes 0.
 
-
-def minmax_normalise(maps: torch.Tensor, eps: float = NORM_EPS) -> torch.Tensor:
-    """Scale each map of ``maps`` (B, H, W) to [0, 1]; an all-constant map becomes 0."""
+    No absolute epsilon in the denominator: CAM magnitudes can be tiny (deep
+    layers, distance targets), and an absolute epsilon would then shrink the
+    map instead of normalising it.
+    """
     flat = maps.flatten(1)
     lo = flat.amin(dim=1).view(-1, 1, 1)
-    hi = flat.amax(dim=1).view(-1, 1, 1)
-    return (maps - lo) / (hi - lo + eps)
+    span = flat.amax(dim=1).view(-1, 1, 1) - lo
+    return (maps - lo) / torch.where(span > 0, span, torch.ones_like(span))
 
 
 def resolve_target(targets: TargetSpec) -> Target:

@@ -205,7 +205,10 @@ def gallery(run_dir: Path, out: Path, dataset: str = "brain-phantom", n_images: 
     img = np.concatenate([header, img], 0)
     out.parent.mkdir(parents=True, exist_ok=True)
     tmp = out.with_name(out.stem + ".tmp.png")
-    cv2.imwrite(str(tmp), img)
+    from PIL import Image
+
+    # A 256-colour palette keeps the committed PNG small; overlays stay readable.
+    Image.fromarray(img[..., ::-1].copy()).quantize(colors=256, method=Image.Quantize.FASTOCTREE).save(tmp, optimize=True)
     os.replace(tmp, out)
     return out
 
