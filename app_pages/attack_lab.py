@@ -57,7 +57,10 @@ if image.roi is not None:
 
 @st.cache_resource(show_spinner="Loading model…", max_entries=8)
 def _model(path: str, mtime: float):
-    return load_model(next(m for m in models if str(m.path) == path))
+    entry = next(m for m in models if str(m.path) == path)
+    model = load_model(entry)
+    attack_lab.warm_up(model, entry.config.get("in_channels", 1), entry.config.get("image_size", 32))
+    return model
 
 
 def _show(entry, column) -> float:

@@ -18,7 +18,7 @@ from torch import nn
 from core.errors import ConfigError
 
 __all__ = ["Prediction", "AttackView", "to_model_input", "transform_input", "transform_roi", "overlay",
-           "top_k", "analyse",
+           "top_k", "analyse", "warm_up",
            "amplify_perturbation"]
 
 
@@ -130,13 +130,14 @@ def analyse(model: nn.Module, x: torch.Tensor, *, attack: str = "fgsm", eps: flo
         seed: seeds PGD's random start so a rerun shows the same picture.
     """
     from core.attacks import make_attack
-    from core.explain import GradCAM
-    from core.robustness import explanation_drift
+    from core.explain import GradCAM, soft_dice
+    from core.robustness import spearman_per_image
 
     if x.dim() != 4 or x.shape[0] != 1:
         raise ConfigError(f"expected one image as (1, C, H, W), got {tuple(x.shape)}")
     start = time.perf_counter()
-    model.eval()
+    if model.training:
+        model.eval()
     with torch.no_grad():
         clean_logits = model(x)[0]
     y = int(clean_logits.argmax()) if label is None else int(label)
@@ -164,10 +165,10 @@ def analyse(model: nn.Module, x: torch.Tensor, *, attack: str = "fgsm", eps: flo
             target = int(clean_logits.argmax())
             maps = cam(torch.cat([x, x_adv]), [target, target]).detach()
         cam_clean, cam_adv = maps[0], maps[1]
-        result = explanation_drift(model, x, x_adv, target_layer=layer)
-        drift = {"1 − soft Dice": float(result.dice_distance[0]),
-                 "self floor": float(result.self_distance[0]),
-                 "Spearman": float(result.spearman[0])}
+        # The same quantities as core.robustness.explanation_drift, from the maps already computed.
+        drift = {"1 − soft Dice": float(1 - soft_dice(maps[:1], maps[1:])[0]),
+                 "self floor": float(1 - soft_dice(maps[:1], maps[:1])[0]),
+                 "Spearman": float(spearman_per_image(maps[:1], maps[1:])[0])}
     delta = (x_adv - x)[0]
     return AttackView(
         clean=_as_display(x[0]), adversarial=_as_display(x_adv[0]),
@@ -177,6 +178,16 @@ def analyse(model: nn.Module, x: torch.Tensor, *, attack: str = "fgsm", eps: flo
         cam_adversarial=None if cam_adv is None else cam_adv.numpy(),
         drift=drift, label=y, linf=float(delta.abs().max()), seconds=time.perf_counter() - start,
     )
+
+
+def warm_up(model: nn.Module, in_channels: int, size: int) -> None:
+    """Run the whole analysis once on a blank image.
+
+    The first pass through a model is slow (e2cnn expands its filters, autograd
+    and the hooks allocate); paying it when the model loads keeps every later
+    slider move fast.
+    """
+    analyse(model, torch.zeros(1, in_channels, size, size), attack="pgd", eps=1 / 255, steps=1)
 
 
 def transform_roi(roi: np.ndarray, size: int, rotation_deg: float = 0.0, scale: float = 1.0) -> np.ndarray:

@@ -77,7 +77,11 @@ def _load_cached(path: Path):
 
 
 def load_model(entry: ModelEntry):
-    """The entry's model in eval mode (the same object across calls while the file is unchanged)."""
-    model = _load_cached(entry.path).model
-    model.eval()
-    return model
+    """The entry's model for inference: its plain-PyTorch ``export()`` (same outputs, eval mode).
+
+    Exported, an e2cnn layer is an ordinary convolution; the original would
+    re-expand its steerable filters every time an attack or Grad-CAM switches
+    it to eval mode, which costs more than the attack itself on a CPU.
+    """
+    ckpt = _load_cached(entry.path)
+    return ckpt.model.export()
