@@ -9,8 +9,9 @@ PORT   ?= 8501
 
 .PHONY: run test install install-dev browser bench clean
 
+# First run: fill the workspace (./data or $EQUIGUARD_WORKSPACE) with the offline demo;
+# its training continues in background jobs while the studio is open.
 run: $(VENV)/.installed
-	# First run: fill ./data with the offline demo (training continues in background jobs).
 	$(PY) -m core demo --if-empty
 	$(PY) -m streamlit run app.py --server.address $(HOST) --server.port $(PORT) \
 		--server.headless true --browser.gatherUsageStats false
