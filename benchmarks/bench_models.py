@@ -16,7 +16,10 @@ For each architecture (tiny preset) and input shape (1x32x32 digits-size,
   divided by the twin's.
 
 Timings are interleaved (model, twin, model, twin, ...) and the median is
-kept, so load from other processes affects both sides alike.
+kept, so load from other processes affects both sides alike.  One intra-op
+thread by default (``threads``): on the shared 2-core machine, two OpenMP
+threads per process spin-wait against other jobs and make timings swing by
+several x; one thread gives stable ratios.
 """
 
 from __future__ import annotations
@@ -99,9 +102,18 @@ def _train_step(model: nn.Module, x: torch.Tensor, y: torch.Tensor):
     return run
 
 
-def main(quick: bool = False) -> dict:
+def main(quick: bool = False, threads: int = 1) -> dict:
     torch.manual_seed(0)
-    repeats = 3 if quick else 15
+    previous_threads = torch.get_num_threads()
+    torch.set_num_threads(threads)
+    try:
+        return _run(quick)
+    finally:
+        torch.set_num_threads(previous_threads)
+
+
+def _run(quick: bool) -> dict:
+    repeats = 3 if quick else 21
     shapes = [1] if quick else [1, 3]
     results: dict = {"reference": "plain twin with the same channel counts (see module docstring)",
                      "batch_infer": 128, "batch_train": 32, "threads": torch.get_num_threads(), "rows": []}
@@ -131,4 +143,6 @@ def main(quick: bool = False) -> dict:
 if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true")
-    main(quick=parser.parse_args().quick)
+    parser.add_argument("--threads", type=int, default=1, help="torch intra-op threads (default 1)")
+    args = parser.parse_args()
+    main(quick=args.quick, threads=args.threads)

@@ -14,6 +14,16 @@ from core.training import (Checkpoint, TrainConfig, load_checkpoint, save_checkp
 from tests.conftest import run_cli
 
 
+@pytest.fixture(autouse=True)
+def _single_thread():
+    """Tiny models are dominated by per-op overhead; one intra-op thread avoids
+    OpenMP spin-waiting when the suite shares 2 cores with other processes."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
+
+
 @pytest.fixture(scope="module")
 def digits():
     return tuple(load_dataset("digits", s) for s in ("train", "val", "test"))
@@ -91,7 +101,7 @@ def test_resume_continues_to_same_weights(tmp_path, digits):
 def test_train_command_writes_checkpoint_and_metrics(tmp_path, workspace):
     out = tmp_path / "run"
     proc = run_cli("--workspace", str(workspace.root), "train", "--model", "baseline", "--epochs", "1",
-                   "--seed", "1", "--out", str(out))
+                   "--seed", "1", "--out", str(out), "--threads", "1")
     assert proc.returncode == 0, proc.stderr
     metrics = json.loads((out / "metrics.json").read_text())
     assert metrics["arch"] == "baseline" and metrics["epochs"] == 1 and metrics["test_acc"] > 0.3

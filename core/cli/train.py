@@ -32,15 +32,26 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--schedule", default="none", choices=("none", "cosine", "step"))
     parser.add_argument("--weight-decay", type=float, default=0.0)
     parser.add_argument("--device", default="auto", help="auto, cpu or cuda")
+    parser.add_argument("--threads", type=int, default=None,
+                        help="torch intra-op CPU threads (default: torch's choice; 1 is fastest for tiny "
+                             "models on a busy machine)")
     parser.add_argument("--resume", default=None, help="continue from this model.pt")
     parser.add_argument("--out", default=None,
                         help="output folder (default: <workspace>/checkpoints/<model>-<dataset>-s<seed>)")
 
 
 def run(args: argparse.Namespace) -> int:
+    import torch
+
     from core.datasets import dataset_normalization, load_dataset
+    from core.errors import ConfigError
     from core.models import ModelConfig
     from core.training import CHECKPOINT_NAME, METRICS_NAME, TrainConfig, train
+
+    if args.threads is not None:
+        if args.threads < 1:
+            raise ConfigError("--threads must be >= 1")
+        torch.set_num_threads(args.threads)
 
     train_set = load_dataset(args.dataset, "train", root=args.data_root, split_seed=args.split_seed)
     mean, std = dataset_normalization(args.dataset, train_set.in_channels)
