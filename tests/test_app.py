@@ -114,3 +114,24 @@ def test_home_demo_button_is_idempotent(studio_env):
     assert any("Demo workspace ready" in s.value for s in at.success)
     assert len(AnnotationStore(studio_env).list_images()) == before
     assert at.metric[0].value == str(before)
+
+
+def test_annotate_volume_and_multiframe_controls(studio_env):
+    at = _open("app_pages/annotate.py")
+    values = [str(p) for p in sorted((studio_env.root / "images" / "demo").iterdir())]
+    volume = next(v for v in values if v.endswith("anatomical.nii"))
+    at.selectbox(key="ann_file").set_value(volume).run()
+    assert not at.exception
+    at.radio(key="ann_axis").set_value("coronal").run()
+    assert not at.exception
+    slider = at.slider(key="ann_slice_coronal")
+    assert slider.max == 40  # 41 coronal slices in anatomical.nii
+    slider.set_value(3).run()
+    assert not at.exception and any("slice 3 (coronal)" in c.value for c in at.caption)
+    clip = next(v for v in values if v.endswith("examples_ybr_color.dcm"))
+    at.selectbox(key="ann_file").set_value(clip).run()
+    at.slider(key="ann_frame").set_value(29).run()
+    assert not at.exception and any("frame 29" in c.value for c in at.caption)
+    at.selectbox(key="ann_file").set_value(next(v for v in values if v.endswith("CT_small.dcm"))).run()
+    at.selectbox(key="ann_preset").set_value("lung").run()
+    assert not at.exception and any("lung (C -600 / W 1500)" in c.value for c in at.caption)
