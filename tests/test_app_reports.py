@@ -63,3 +63,15 @@ def test_series_figures_and_exports(studio_workspace, transforms_report):
     assert seeds.data[0].z[0][0] == 50.0
     html = rv.figures_html([fig, heat])
     assert html.count("<html") == 1 and html.count("plotly.js v") <= 2
+
+
+def test_registry_lists_classifiers_and_flags_unreadable_files(workspace):
+    from core.studio.registry import checkpoint_files, list_models
+
+    (workspace.checkpoints / "fewshot" / "run").mkdir(parents=True)
+    (workspace.checkpoints / "fewshot" / "run" / "checkpoint.pt").write_bytes(b"protonet")
+    (workspace.checkpoints / "broken").mkdir()
+    (workspace.checkpoints / "broken" / "model.pt").write_bytes(b"not a checkpoint")
+    assert [p.parent.name for p in checkpoint_files(workspace)] == ["broken"]
+    (entry,) = list_models(workspace)
+    assert entry.name == "broken" and entry.error and "\n" not in entry.error

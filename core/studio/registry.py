@@ -13,7 +13,7 @@ from typing import Any
 
 from core.workspace import Workspace
 
-__all__ = ["ModelEntry", "list_models", "load_model", "CHECKPOINT_SUFFIXES"]
+__all__ = ["ModelEntry", "list_models", "load_model", "checkpoint_files", "CHECKPOINT_SUFFIXES"]
 
 CHECKPOINT_SUFFIXES = (".pt", ".pth")
 
@@ -51,7 +51,7 @@ def list_models(workspace: Workspace) -> list[ModelEntry]:
 
     root = workspace.checkpoints
     entries = []
-    for path in sorted(p for p in root.rglob("*") if p.suffix in CHECKPOINT_SUFFIXES and p.is_file()):
+    for path in sorted(checkpoint_files(workspace)):
         try:
             ckpt = _load_cached(path)
         except (EquiGuardError, OSError) as exc:
@@ -62,6 +62,18 @@ def list_models(workspace: Workspace) -> list[ModelEntry]:
                                   dict(ckpt.metrics or {}), path.stat().st_mtime))
     entries.sort(key=lambda e: e.modified, reverse=True)
     return entries
+
+
+def checkpoint_files(workspace: Workspace) -> list[Path]:
+    """Classifier checkpoint files under ``workspace.checkpoints``.
+
+    ``checkpoints/fewshot/`` is where ``python -m core fewshot`` puts its
+    prototypical networks by default; those are not classifiers and are
+    listed on the Few-shot page instead.
+    """
+    root = workspace.checkpoints
+    return [p for p in root.rglob("*") if p.suffix in CHECKPOINT_SUFFIXES and p.is_file()
+            and p.relative_to(root).parts[0] != "fewshot" and not p.name.startswith(".")]
 
 
 _CACHE: dict[tuple[str, float], Any] = {}

@@ -23,13 +23,13 @@ def workspace_summary(workspace: Workspace) -> WorkspaceSummary:
     """Counts of images, annotated images, ROIs, checkpoint files and jobs."""
     from core.jobs import ACTIVE, list_jobs
     from core.store import AnnotationStore
-    from core.studio.registry import CHECKPOINT_SUFFIXES
+    from core.studio.registry import checkpoint_files
 
     store = AnnotationStore(workspace)
     images = store.list_images()
     roi_counts = [len(store.list_rois(img.id)) for img in images]
     jobs = list_jobs(workspace)
-    n_ckpt = sum(1 for p in workspace.checkpoints.rglob("*") if p.suffix in CHECKPOINT_SUFFIXES)
+    n_ckpt = len(checkpoint_files(workspace))
     return WorkspaceSummary(
         images=len(images), annotated_images=sum(1 for n in roi_counts if n), rois=sum(roi_counts),
         checkpoints=n_ckpt, jobs_active=sum(1 for j in jobs if j.status in ACTIVE), jobs_total=len(jobs))
