@@ -7,8 +7,8 @@ import torch
 from e2cnn import nn as enn
 
 from core.errors import ConfigError
-from core.models import (ARCHITECTURES, PRESETS, EquivariantBlock, ModelConfig, build_model, group_pool,
-                         regular_type, rotation_conv_block, rotation_gspace, rotation_pool, trivial_type)
+from core.models import (ARCHITECTURES, PRESETS, EquivariantBlock, ModelConfig, build_model,
+                         rotation_conv_block, rotation_gspace, rotation_pool, trivial_type)
 
 
 @pytest.fixture(autouse=True)
