@@ -32,6 +32,10 @@ def test_job_reports_progress_and_completes(workspace):
     # Throttling batches writes but never drops an event, and the last one always lands.
     assert [e["step"] for e in events] == list(range(1, 9))
     assert job.last_event["step"] == 8 and job.progress == 1.0
+    # "done" is written just before the process exits; it must then go away.
+    deadline = time.monotonic() + 10
+    while pid_alive(job.pid) and time.monotonic() < deadline:
+        time.sleep(0.05)
     assert not pid_alive(job.pid)
     assert [j.id for j in list_jobs(workspace, kind="check")] == [job_id]
 
