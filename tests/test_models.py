@@ -160,3 +160,12 @@ def test_cascaded_stage_outputs_rotate_with_input():
     assert out.shape == (2, model.config.rotation_fields(8), 16, 16)
     for k in (1, 2, 3):
         assert _rel(stage(torch.rot90(x, k, (2, 3))), torch.rot90(out, k, (2, 3))) < 1e-5
+
+
+def test_loading_weights_into_eval_model_refreshes_e2cnn_filter_cache():
+    source = _trained_like(build_model(ModelConfig(arch="equivariant")))
+    target = build_model(ModelConfig(arch="equivariant")).eval()
+    x = torch.rand(2, 1, 32, 32)
+    target(x)  # builds the cache from target's own initial weights
+    target.load_state_dict(source.state_dict())
+    torch.testing.assert_close(target(x), source(x), atol=1e-6, rtol=1e-6)

@@ -62,6 +62,10 @@ class R2Conv(enn.R2Conv):
     def train(self, mode: bool = True) -> "R2Conv":
         if mode or not self.training:
             return super().train(mode)
+        self._refresh_cache()
+        return nn.Module.train(self, mode)
+
+    def _refresh_cache(self) -> None:
         with torch.no_grad():
             filt, bias = self.expand_parameters()
         self.register_buffer("filter", filt, persistent=False)
@@ -69,7 +73,12 @@ class R2Conv(enn.R2Conv):
             self.register_buffer("expanded_bias", bias, persistent=False)
         else:
             self.expanded_bias = None
-        return nn.Module.train(self, mode)
+
+    def _load_from_state_dict(self, *args, **kwargs) -> None:
+        super()._load_from_state_dict(*args, **kwargs)
+        # Loading weights into an eval-mode model must not leave a stale filter cache.
+        if not self.training:
+            self._refresh_cache()
 
 
 class EquivariantBlock(nn.Module):
