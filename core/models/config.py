@@ -133,6 +133,9 @@ class ModelConfig:
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> "ModelConfig":
         """Inverse of :meth:`to_dict`; unknown keys raise :class:`ConfigError`."""
+        data = dict(data)
+        if data.get("extra") == {}:
+            del data["extra"]  # written by early versions; always empty
         known = {f.name for f in fields(cls)}
         unknown = sorted(set(data) - known)
         if unknown:
