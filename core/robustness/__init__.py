@@ -14,6 +14,7 @@ Public API::
     explanation_drift(model, clean, adversarial) -> DriftResult (1 − soft Dice, Spearman)
     t_interval(values) -> MeanCI                       # Student-t 95% CI over seeds
     sample_ball(n, dim, radius, norm) -> (n, dim)      # uniform in an L1/L2/L∞ ball
+    evaluation_subset(dataset, split, n_images) -> (images, labels); write_json_atomic(path, data)
 """
 
 from core.robustness.clever import (DEFAULT_SHAPE_INITS, MAX_SHAPE, CleverResult, CleverTarget, WeibullFit,
@@ -22,6 +23,7 @@ from core.robustness.corruption import CorruptionResult, corruption_accuracy
 from core.robustness.curves import (Curve, accuracy, aggregate_curves, attack_curve, predict, rotation_curve,
                                     scale_curve, transform_curve)
 from core.robustness.drift import DriftResult, explanation_drift, spearman_per_image
+from core.robustness.reports import evaluation_subset, json_ready, write_json_atomic, write_text_atomic
 from core.robustness.sampling import DUAL_NORM, NORMS, parse_norm, sample_ball
 from core.robustness.stats import MeanCI, mean_ci_over_seeds, t_interval
 
@@ -34,4 +36,5 @@ __all__ = [
     "DriftResult", "explanation_drift", "spearman_per_image",
     "NORMS", "DUAL_NORM", "parse_norm", "sample_ball",
     "MeanCI", "t_interval", "mean_ci_over_seeds",
+    "evaluation_subset", "json_ready", "write_json_atomic", "write_text_atomic",
 ]
