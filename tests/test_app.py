@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import time
+
 import pytest
 from streamlit.testing.v1 import AppTest
 
@@ -135,3 +137,20 @@ def test_annotate_volume_and_multiframe_controls(studio_env):
     at.selectbox(key="ann_file").set_value(next(v for v in values if v.endswith("CT_small.dcm"))).run()
     at.selectbox(key="ann_preset").set_value("lung").run()
     assert not at.exception and any("lung (C -600 / W 1500)" in c.value for c in at.caption)
+
+
+def test_cancel_button_stops_a_running_job(studio_env):
+    from core.jobs import CANCELLED, RUNNING, get_job, launch_job
+    from core.jobs.process import pid_alive
+
+    job_id = launch_job(studio_env, "check", ["jobs", "heartbeat", "--steps", "100000", "--interval", "0.05"],
+                        title="long heartbeat")
+    deadline = time.monotonic() + 30
+    while get_job(studio_env, job_id).status != RUNNING and time.monotonic() < deadline:
+        time.sleep(0.1)
+    at = _open()
+    assert any("long heartbeat" in m.value for m in at.markdown)
+    at.button(key=f"home-cancel-{job_id}").click().run()
+    assert not at.exception
+    job = get_job(studio_env, job_id)
+    assert job.status == CANCELLED and not pid_alive(job.pid)
