@@ -1,21 +1,16 @@
 """EquiGuard Studio entry point: ``streamlit run app.py`` (or ``make run``).
 
-The pages live in ``app_pages/``; this file only builds the navigation.  The
-workspace is ``$EQUIGUARD_WORKSPACE`` or ``./data``.  (Not ``pages/``: Streamlit
-treats a folder of that name as a legacy multipage app, and a fresh server
-then runs a deep-linked page without this navigation.)
+The pages live in ``pages/``; this file only builds the navigation.  The
+workspace is ``$EQUIGUARD_WORKSPACE`` or ``./data``.  (``pages/_ui.py`` handles
+Streamlit's legacy handling of a folder named ``pages``: see
+``_leave_legacy_multipage_mode`` there.)
 """
 
-import sys
 from pathlib import Path
 
 import streamlit as st
 
-PAGES_DIR = Path(__file__).resolve().parent / "app_pages"
-# Pages share small widgets from app_pages/_ui.py; make it importable whichever
-# script Streamlit runs first.
-if str(PAGES_DIR) not in sys.path:
-    sys.path.insert(0, str(PAGES_DIR))
+PAGES_DIR = Path(__file__).resolve().parent / "pages"
 
 st.set_page_config(page_title="EquiGuard Studio", page_icon=":material/shield:", layout="wide")
 

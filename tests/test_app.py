@@ -10,8 +10,8 @@ from streamlit.testing.v1 import AppTest
 from conftest import REPO_ROOT
 
 APP = str(REPO_ROOT / "app.py")
-PAGES = ["app_pages/home.py", "app_pages/annotate.py", "app_pages/fewshot.py", "app_pages/symmetry.py", "app_pages/attack_lab.py",
-         "app_pages/robustness.py"]
+PAGES = ["pages/home.py", "pages/annotate.py", "pages/fewshot.py", "pages/symmetry.py", "pages/attack_lab.py",
+         "pages/robustness.py"]
 
 
 @pytest.fixture
@@ -47,7 +47,7 @@ def _caption_with(at: AppTest, text: str) -> list[str]:
 
 
 def test_attack_lab_controls_change_the_outputs(studio_env):
-    at = _open("app_pages/attack_lab.py")
+    at = _open("pages/attack_lab.py")
     assert not at.exception
     at.slider(key="al_eps").set_value(0.0).run()
     assert not at.exception
@@ -74,7 +74,7 @@ def test_attack_lab_controls_change_the_outputs(studio_env):
 
 
 def test_bad_upload_shows_a_one_line_error(studio_env):
-    at = _open("app_pages/annotate.py")
+    at = _open("pages/annotate.py")
     at.file_uploader(key="ann_upload").set_value(("scan.dcm", b"DICM this is not a DICOM file", "application/dicom"))
     at.run()
     assert not at.exception
@@ -87,7 +87,7 @@ def test_bad_upload_shows_a_one_line_error(studio_env):
 def test_training_job_from_the_page_reports_progress_and_registers_the_model(studio_env):
     from core.jobs import get_job, job_events, list_jobs, wait_job
 
-    at = _open("app_pages/symmetry.py")
+    at = _open("pages/symmetry.py")
     at.multiselect[0].set_value(["baseline"])
     at.number_input[0].set_value(1)  # epochs
     at.number_input[1].set_value(7)  # seed: a run name no other test uses
@@ -119,7 +119,7 @@ def test_home_demo_button_is_idempotent(studio_env):
 
 
 def test_annotate_volume_and_multiframe_controls(studio_env):
-    at = _open("app_pages/annotate.py")
+    at = _open("pages/annotate.py")
     values = [str(p) for p in sorted((studio_env.root / "images" / "demo").iterdir())]
     volume = next(v for v in values if v.endswith("anatomical.nii"))
     at.selectbox(key="ann_file").set_value(volume).run()

@@ -6,6 +6,7 @@ Only these can exercise the drawing canvas.  Screenshots of every page go to
 
 from __future__ import annotations
 
+import contextlib
 import os
 import socket
 import subprocess
@@ -51,12 +52,11 @@ def _wait_healthy(url: str, proc: subprocess.Popen, timeout: float = 60.0) -> No
     raise TimeoutError(f"streamlit did not become healthy at {url} within {timeout:.0f} s")
 
 
-@pytest.fixture(scope="module")
-def studio_url(studio_workspace, tmp_path_factory):
-    """A running studio on a free port over the demo workspace; stopped in the finaliser."""
+@contextlib.contextmanager
+def _streamlit_server(workspace_root: Path, log: Path):
+    """``streamlit run app.py`` on a free port over ``workspace_root``; yields its URL."""
     port = _free_port()
-    log = tmp_path_factory.mktemp("streamlit") / "server.log"
-    env = dict(os.environ, EQUIGUARD_WORKSPACE=str(studio_workspace.root))
+    env = dict(os.environ, EQUIGUARD_WORKSPACE=str(workspace_root))
     cmd = [sys.executable, "-m", "streamlit", "run", str(REPO_ROOT / "app.py"),
            "--server.port", str(port), "--server.headless", "true", "--server.address", "127.0.0.1",
            "--browser.gatherUsageStats", "false", "--server.fileWatcherType", "none"]
@@ -73,6 +73,14 @@ def studio_url(studio_workspace, tmp_path_factory):
         except subprocess.TimeoutExpired:
             proc.kill()
             proc.wait()
+
+
+@pytest.fixture(scope="module")
+def studio_url(studio_workspace, tmp_path_factory):
+    """A running studio on a free port over the demo workspace; stopped in the finaliser."""
+    log = tmp_path_factory.mktemp("streamlit") / "server.log"
+    with _streamlit_server(studio_workspace.root, log) as url:
+        yield url
 
 
 @pytest.fixture(scope="module")
@@ -169,3 +177,15 @@ def test_draw_polygon_on_canvas_and_save(studio_url, studio_workspace, page):
     # Pixel-centre rasterisation of a polygon differs from its exact area by at most about its perimeter.
     assert abs(roi.area - expected) <= 0.03 * expected, (roi.area, expected)
     assert roi.geometry and roi.geometry.get("type") == "Polygon"
+
+
+def test_deep_link_on_a_fresh_server_shows_the_page_inside_the_navigation(studio_workspace, page, tmp_path):
+    """A folder named ``pages`` makes a fresh Streamlit server start in legacy
+    multipage mode; the first request being a deep link must still run app.py."""
+    with _streamlit_server(studio_workspace.root, tmp_path / "server.log") as url:
+        _goto(page, f"{url}/attack_lab")
+        assert page.locator('[data-testid="stException"]').count() == 0
+        assert page.locator("h1").first.inner_text().strip() == "Attack lab"
+        nav = " ".join(page.locator('[data-testid="stSidebarNav"]').all_inner_texts())
+        for title in ("Home", "Annotate", "Few-shot training", "Symmetry models", "Robustness report"):
+            assert title in nav

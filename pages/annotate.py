@@ -6,7 +6,7 @@ from pathlib import Path
 import streamlit as st
 from streamlit_drawable_canvas import st_canvas
 
-import _ui
+from pages import _ui
 from core.io import WINDOW_PRESETS, Window, load_image
 from core.store import AnnotationStore, export_bundle, sha256_file
 from core.studio.annotate import TOOLS, apply_drawing, initial_drawing

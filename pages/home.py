@@ -2,7 +2,7 @@
 
 import streamlit as st
 
-import _ui
+from pages import _ui
 from core.studio import workspace_summary
 
 ws = _ui.workspace()
@@ -53,11 +53,11 @@ if c1.button("Load demo workspace", type="primary"):
             st.success(result.describe())
 
 st.subheader("Pages")
-st.page_link("app_pages/annotate.py", label="Annotate — draw and manage ROIs", icon=":material/draw:")
-st.page_link("app_pages/fewshot.py", label="Few-shot training — guided vs unguided", icon=":material/psychology:")
-st.page_link("app_pages/symmetry.py", label="Symmetry models — train and register", icon=":material/360:")
-st.page_link("app_pages/attack_lab.py", label="Attack lab — FGSM/PGD side by side", icon=":material/swords:")
-st.page_link("app_pages/robustness.py", label="Robustness report — curves, heatmaps, CLEVER", icon=":material/monitoring:")
+st.page_link("pages/annotate.py", label="Annotate — draw and manage ROIs", icon=":material/draw:")
+st.page_link("pages/fewshot.py", label="Few-shot training — guided vs unguided", icon=":material/psychology:")
+st.page_link("pages/symmetry.py", label="Symmetry models — train and register", icon=":material/360:")
+st.page_link("pages/attack_lab.py", label="Attack lab — FGSM/PGD side by side", icon=":material/swords:")
+st.page_link("pages/robustness.py", label="Robustness report — curves, heatmaps, CLEVER", icon=":material/monitoring:")
 
 if summary.jobs_total:
     st.subheader("Recent jobs")

@@ -4,7 +4,7 @@ import json
 
 import streamlit as st
 
-import _ui
+from pages import _ui
 from core.jobs import launch_job
 from core.models import ARCHITECTURES, PRESETS
 from core.studio import commands

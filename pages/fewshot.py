@@ -5,7 +5,7 @@ import time
 import plotly.graph_objects as go
 import streamlit as st
 
-import _ui
+from pages import _ui
 from core.jobs import launch_job
 from core.studio import attack_lab, commands
 from core.studio.fewshot_view import cam_gallery, runs_by_name

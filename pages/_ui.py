@@ -1,6 +1,7 @@
 """Small Streamlit widgets shared by the pages (no logic beyond display).
 
-Imported as ``_ui``: ``app.py`` puts ``app_pages/`` on ``sys.path``.
+Imported as ``from pages import _ui`` (Streamlit puts the folder of ``app.py``
+on ``sys.path``).
 """
 
 from __future__ import annotations
@@ -15,6 +16,26 @@ __all__ = ["workspace", "annotator", "job_table", "job_curves", "show_error", "S
 STATUS_ICON = {"queued": ":material/schedule:", "running": ":blue[:material/sync:]",
                "done": ":green[:material/check_circle:]", "failed": ":red[:material/error:]",
                "cancelled": ":gray[:material/cancel:]"}
+
+
+def _leave_legacy_multipage_mode() -> None:
+    """Make a deep link on a fresh server show the page inside ``app.py``'s navigation.
+
+    Streamlit still treats a folder named ``pages`` next to the main script as
+    a legacy multipage app until the first ``st.navigation`` call.  So when the
+    very first request to a new server is a deep link such as ``/annotate``,
+    it runs that page file directly, without the navigation and page config
+    of ``app.py``.  Leaving legacy mode and rerunning lets ``app.py`` run and
+    resolve the same URL (page hashes derive from the URL path in both modes).
+    """
+    from streamlit.runtime.pages_manager import PagesManager
+
+    if PagesManager.uses_pages_directory:
+        PagesManager.uses_pages_directory = False
+        st.rerun()
+
+
+_leave_legacy_multipage_mode()
 
 
 @st.cache_resource(show_spinner=False)

@@ -3,7 +3,7 @@
 import numpy as np
 import streamlit as st
 
-import _ui
+from pages import _ui
 from core.studio import attack_lab, image_sources
 from core.studio.registry import list_models, load_model
 
