@@ -48,22 +48,22 @@ class Settings:
     archs: tuple[str, ...] = ("baseline", "parallel_rot", "parallel_scale", "parallel_rot_scale",
                               "cascaded", "equivariant")
     seeds: tuple[int, ...] = (0, 1, 2)
-    epochs: int = 3
+    epochs: int = 8
     batch_size: int = 32
-    lr: float = 3e-3
+    lr: float = 2e-3
     train_subset: int | None = None
-    eval_images: int = 100
+    eval_images: int = 160
     eps: tuple[float, ...] = (0.0, 2 / 255, 4 / 255, 8 / 255, 16 / 255)
-    pgd_steps: int = 5
+    pgd_steps: int = 10
     pgd_alpha: float | None = None
     drift_eps: float = 8 / 255
     angles: tuple[float, ...] = (0.0, 15.0, 30.0, 45.0, 90.0, 180.0)
     scales: tuple[float, ...] = (0.6, 0.8, 1.0, 1.25, 1.5)
     corruptions: tuple[str, ...] | None = None
-    severities: tuple[int, ...] = (1, 3, 5)
-    clever_images: int = 2
-    clever_nb_batch: int = 8
-    clever_batch_size: int = 16
+    severities: tuple[int, ...] = (1, 2, 3, 4, 5)
+    clever_images: int = 3
+    clever_nb_batch: int = 10
+    clever_batch_size: int = 20
     clever_radius: float = 2.0
     rotation_orders: dict[str, int] = field(default_factory=dict)
     device: str = "auto"
