@@ -122,7 +122,7 @@ def aggregate(runs: list[dict], results: list[dict]) -> list[dict]:
 
 def markdown_table(rows: list[dict]) -> str:
     head = ("| Phantom | Spurious cue | Training | Accuracy % (95% CI) | CAM-ROI Dice (95% CI) | "
-            "Energy in ROI | Pointing | s / episode |\n|---|---|---|---|---|---|---|---|")
+            "Energy in ROI | Pointing | train s / episode* |\n|---|---|---|---|---|---|---|---|")
     lines = [head]
     for r in rows:
         acc, dice = r["accuracy"], r["cam_dice"]
@@ -257,7 +257,9 @@ def reproduce_fewshot(out: Path, quick: bool = False, seeds: list[int] | None = 
     write_json(out / "results.json", summary)
     note = ("Phantoms are synthetic, NOT clinical data. Accuracy: mean ± 95% CI over all test episodes of all seeds "
             f"({sizes.eval_episodes} per seed, held-out patients only). CAM-ROI Dice: Grad-CAM with the log-probability "
-            f"target, {sizes.cam_episodes} test episodes per seed. alpha = {ALPHA}, seeds {seeds}.")
+            f"target, {sizes.cam_episodes} test episodes per seed. alpha = {ALPHA}, seeds {seeds}. "
+            "*Wall time per training episode on a shared machine (one core per run): indicative only; "
+            "see benchmarks/bench_fewshot.py for the controlled guided/unguided cost ratio.")
     md = f"# Few-shot reproduction ({'quick' if quick else 'full'})\n\n{note}\n\n{table}\n"
     tmp = out / "results.md.tmp"
     tmp.write_text(md)
