@@ -141,6 +141,7 @@ def run_fewshot(config: RunConfig, out_dir: str | Path, progress: ProgressCallba
     }
     save_checkpoint(out / "checkpoint.pt", model, model_config(model, train.in_channels, config.hidden, config.backbone),
                     train.images[ref.support], support_labels, train.class_names,
-                    extra={"dataset": config.dataset, "guidance": config.train.guidance})
+                    extra={"dataset": config.dataset, "guidance": config.train.guidance,
+                           "cam_score": config.train.cam_score, "first_order": config.train.first_order})
     write_json(out / "metrics.json", result)
     return result
