@@ -240,3 +240,16 @@ def test_unfused_attack_equals_fused_up_to_rounding(digits):
     fused = PGD(model, 0.1, steps=5, random_start=False)(x, y)
     plain = PGD(model, 0.1, steps=5, random_start=False, fuse_bn=False)(x, y)
     assert (fused - plain).abs().gt(1e-5).float().mean() < 1e-3
+
+
+@pytest.mark.parametrize("name", ["fgsm", "pgd_inf_fixed_start", "pgd_restarts"])
+def test_max_batch_does_not_change_results(name, digits):
+    model, x, y = digits
+    x, y = x[:40], y[:40]
+    whole = CONFIGS[name](model, 0.1)
+    whole.max_batch = 10_000
+    chunked = CONFIGS[name](model, 0.1)
+    chunked.max_batch = 7
+    a = whole(x, y, eps=[0.05, 0.1], generator=torch.Generator().manual_seed(0))
+    b = chunked(x, y, eps=[0.05, 0.1], generator=torch.Generator().manual_seed(0))
+    assert (a - b).abs().gt(1e-5).float().mean() < 0.01

@@ -142,6 +142,9 @@ class Attack(ABC):
         fuse_bn: attack a copy of the eval-mode model with BatchNorm folded into
             the convolutions (same function up to float rounding, about 1.5-2×
             faster on CPU); models ``torch.fx`` cannot trace run unfused.
+        max_batch: samples per forward/backward pass.  The flat ``E·B`` batch is
+            processed in chunks of this size (64 is fastest for small CNNs on
+            CPU; raise it on a GPU).  Results do not depend on it.
     """
 
     #: name of the norm whose ball the perturbation stays in ("inf" or "2")
@@ -149,7 +152,7 @@ class Attack(ABC):
 
     def __init__(self, model: nn.Module, eps: float | Sequence[float] = 8 / 255, *,
                  targeted: bool = False, loss: LossFn | None = None,
-                 roi_mode: str = "inside", fuse_bn: bool = True) -> None:
+                 roi_mode: str = "inside", fuse_bn: bool = True, max_batch: int = 64) -> None:
         if not isinstance(model, nn.Module):
             raise ConfigError(f"model must be a torch.nn.Module, got {type(model).__name__}")
         as_eps_tensor(eps)
@@ -161,6 +164,9 @@ class Attack(ABC):
         self.loss_fn: LossFn = loss or _per_sample_cross_entropy
         self.roi_mode = roi_mode
         self.fuse_bn = bool(fuse_bn)
+        if int(max_batch) < 1:
+            raise ConfigError(f"max_batch must be >= 1, got {max_batch}")
+        self.max_batch = int(max_batch)
         self._net: nn.Module = model
 
     # -- public entry point -------------------------------------------------
@@ -224,10 +230,21 @@ class Attack(ABC):
         The objective is summed, not averaged, so the gradient of one sample
         does not depend on how many others share its batch.
         """
-        x = x.detach().requires_grad_(True)
-        objective = self._objective(self._net(x), y)
-        (grad,) = torch.autograd.grad(objective.sum(), x)
-        return grad, objective.detach()
+        grads, objectives = [], []
+        # Chunks of max_batch samples: on CPU a few small passes beat one pass over E·B
+        # images (the activations stay in cache), and eval mode makes samples independent.
+        for start in range(0, x.shape[0], self.max_batch):
+            xs = x[start:start + self.max_batch].detach().requires_grad_(True)
+            objective = self._objective(self._net(xs), y[start:start + self.max_batch])
+            (grad,) = torch.autograd.grad(objective.sum(), xs)
+            grads.append(grad)
+            objectives.append(objective.detach())
+        return torch.cat(grads), torch.cat(objectives)
+
+    def _logits(self, x: Tensor) -> Tensor:
+        """Logits ``(N, K)`` of ``x (N, C, H, W)`` without autograd, in chunks of ``max_batch``."""
+        with torch.no_grad():
+            return torch.cat([self._net(x[s:s + self.max_batch]) for s in range(0, x.shape[0], self.max_batch)])
 
     def _project(self, adv: Tensor, x: Tensor, eps: Tensor, mask: Tensor | None) -> Tensor:
         """Onto ``{x + δ : ‖δ‖ ≤ ε, δ = 0 outside mask} ∩ [0, 1]``."""

@@ -20,7 +20,7 @@ class PGD(Attack):
     projects back onto the ε-ball ∩ ``[0, 1]``.
 
     Args:
-        model, eps, targeted, loss, roi_mode, fuse_bn: see :class:`~core.attacks.base.Attack`.
+        model, eps, targeted, loss, roi_mode, fuse_bn, max_batch: see :class:`~core.attacks.base.Attack`.
         norm: ``"inf"`` or ``"2"``.
         alpha: step size in pixel units; ``None`` means ``2.5 · ε / steps`` for
             each ε (Madry et al.'s rule, so every ε of a batched curve gets a
@@ -34,8 +34,9 @@ class PGD(Attack):
     def __init__(self, model: nn.Module, eps=8 / 255, *, norm: str = "inf", alpha: float | None = None,
                  steps: int = 10, random_start: bool = True, restarts: int = 1,
                  targeted: bool = False, loss: LossFn | None = None, roi_mode: str = "inside",
-                 fuse_bn: bool = True) -> None:
-        super().__init__(model, eps, targeted=targeted, loss=loss, roi_mode=roi_mode, fuse_bn=fuse_bn)
+                 fuse_bn: bool = True, max_batch: int = 64) -> None:
+        super().__init__(model, eps, targeted=targeted, loss=loss, roi_mode=roi_mode, fuse_bn=fuse_bn,
+                         max_batch=max_batch)
         norm = str(norm).lower().removeprefix("l")
         if norm not in PGD_NORMS:
             raise ConfigError(f"PGD norm must be 'inf' or '2', got {norm!r}")
@@ -58,8 +59,8 @@ class PGD(Attack):
         done = torch.zeros(x.shape[0], dtype=torch.bool, device=x.device)
         for _ in range(self.restarts):
             adv = self._one_run(x, y, eps, mask, generator, n_eps)
+            logits = self._logits(adv)
             with torch.no_grad():
-                logits = self._net(adv)
                 objective = self._objective(logits, y)
                 success = self._is_successful(logits, y)
             # A sample already fooled keeps its first success; others keep the strongest run.
