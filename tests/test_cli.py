@@ -1,5 +1,7 @@
 """The command line's contract: every command listed, one-line errors, exit 2."""
 
+import argparse
+
 from conftest import run_cli
 
 from core.cli import build_parser, command_modules
@@ -17,6 +19,22 @@ def test_every_command_has_help():
     for module in command_modules():
         assert module.HELP.strip(), module.__name__
     assert parser.prog == "equiguard"
+
+
+def _all_parsers(parser):
+    yield parser
+    for action in parser._actions:
+        if isinstance(action, argparse._SubParsersAction):
+            for sub in action.choices.values():
+                yield from _all_parsers(sub)
+
+
+def test_help_of_every_command_and_experiment_renders():
+    parsers = list(_all_parsers(build_parser()))
+    names = {p.prog.split()[-1] for p in parsers}
+    assert {"reproduce", "equivariance", "fewshot"} <= names
+    for parser in parsers:
+        assert parser.format_help().strip(), parser.prog
 
 
 def test_unknown_command_is_one_line_error():

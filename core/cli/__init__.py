@@ -45,7 +45,8 @@ def command_modules(package: str = __name__) -> list[ModuleType]:
 
 def add_command_parsers(subparsers: argparse._SubParsersAction, package: str) -> None:
     for module in command_modules(package):
-        sub = subparsers.add_parser(module.NAME, help=module.HELP, description=module.HELP)
+        # argparse %-formats help strings (not descriptions): "95% CI" must not break --help.
+        sub = subparsers.add_parser(module.NAME, help=module.HELP.replace("%", "%%"), description=module.HELP)
         module.add_arguments(sub)
         sub.set_defaults(_run=module.run)
 
