@@ -147,7 +147,8 @@ def _figure(rows: list[dict], path: Path) -> None:
                              error_y={"type": "data", "array": [r["cam_dice"]["ci95"] for r in sel]}), 1, 2)
     fig.update_layout(barmode="group", title="Expert-guided few-shot learning on phantoms (synthetic, not clinical data)")
     tmp = path.with_suffix(".html.tmp")
-    fig.write_html(str(tmp), include_plotlyjs="cdn")
+    # Inline plotly.js: the report must open on an offline machine.
+    fig.write_html(str(tmp), include_plotlyjs=True)
     os.replace(tmp, path)
 
 
