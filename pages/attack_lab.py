@@ -1,6 +1,5 @@
 """Attack lab: one image, one or two models, FGSM/PGD side by side with Grad-CAM."""
 
-import numpy as np
 import streamlit as st
 
 from pages import _ui

@@ -24,6 +24,29 @@ def workspace(tmp_path, monkeypatch):
     return Workspace(root)
 
 
+@pytest.fixture(autouse=True, scope="session")
+def _one_cpu_thread():
+    """One intra-op thread for the suite and the processes it starts.
+
+    The models under test are tiny, so per-op overhead dominates and a second
+    thread buys nothing; worse, when tests run subprocesses (CLI jobs, DDP
+    ranks, the Streamlit server) next to pytest on 2 cores, OpenMP threads
+    spin-wait for each other (measured 10-100x slower).
+    """
+    import torch
+
+    previous = torch.get_num_threads()
+    old_env = os.environ.get("OMP_NUM_THREADS")
+    torch.set_num_threads(1)
+    os.environ["OMP_NUM_THREADS"] = "1"
+    yield
+    torch.set_num_threads(previous)
+    if old_env is None:
+        os.environ.pop("OMP_NUM_THREADS", None)
+    else:
+        os.environ["OMP_NUM_THREADS"] = old_env
+
+
 @pytest.fixture(autouse=True)
 def _seed_everything():
     random.seed(0)

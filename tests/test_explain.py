@@ -12,16 +12,6 @@ from core.explain import (ClassLogitTarget, GradCAM, GradCAMPlusPlus, PrototypeD
                           cam_alignment, rrr_penalty, soft_dice, soft_dice_loss)
 
 
-@pytest.fixture(autouse=True)
-def _single_thread():
-    """Tiny models: one thread is faster, and on a shared 2-core machine two
-    OpenMP threads spin-wait for each other (measured 10-100x slower)."""
-    previous = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(previous)
-
-
 
 def _net(act=nn.ReLU, classes=4, dtype=torch.float32):
     torch.manual_seed(3)

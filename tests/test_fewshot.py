@@ -15,16 +15,6 @@ from core.fewshot import (EpisodicSampler, FewShotData, ProtoNet, RunConfig, Tra
                           train_fewshot)
 
 
-@pytest.fixture(autouse=True)
-def _single_thread():
-    """Tiny models: one thread is faster, and on a shared 2-core machine two
-    OpenMP threads spin-wait for each other (measured 10-100x slower)."""
-    previous = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(previous)
-
-
 SMALL = {"backbone": "conv4", "in_channels": 3, "hidden": 8, "embed_dim": 16,
          "metric": "squared_euclidean", "normalize": False}
 

@@ -14,16 +14,6 @@ import torch
 from core.fewshot import RunConfig, TrainConfig, build_model, evaluate_episodic, load_split, train_fewshot
 
 
-@pytest.fixture(autouse=True)
-def _single_thread():
-    """Tiny models: one thread is faster, and on a shared 2-core machine two
-    OpenMP threads spin-wait for each other (measured 10-100x slower)."""
-    previous = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(previous)
-
-
 MARGIN = 0.02
 
 

@@ -7,22 +7,11 @@ import csv
 import nibabel as nib
 import numpy as np
 import pytest
-import torch
 
 from core.errors import ConfigError, LoadError
 from core.fewshot import split_by_group
 from core.fewshot.datasets.brats import load_brats
 from core.fewshot.datasets.vindr import VINDR_COLUMNS, boxes_to_mask, load_vindr
-
-
-@pytest.fixture(autouse=True)
-def _single_thread():
-    """Tiny models: one thread is faster, and on a shared 2-core machine two
-    OpenMP threads spin-wait for each other (measured 10-100x slower)."""
-    previous = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(previous)
 
 
 # ------------------------------------------------------------------------------ BraTS

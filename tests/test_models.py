@@ -11,16 +11,6 @@ from core.models import (ARCHITECTURES, PRESETS, EquivariantBlock, ModelConfig, 
                          rotation_conv_block, rotation_gspace, rotation_pool, trivial_type)
 
 
-@pytest.fixture(autouse=True)
-def _single_thread():
-    """Tiny models are dominated by per-op overhead; one intra-op thread avoids
-    OpenMP spin-waiting when the suite shares 2 cores with other processes."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
-
-
 def _trained_like(model: torch.nn.Module) -> torch.nn.Module:
     """Run a few train-mode batches so BatchNorm statistics are not the identity, then eval."""
     model.train()

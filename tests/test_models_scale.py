@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import math
 
-import pytest
 
 import torch
 
@@ -13,16 +12,6 @@ from core.models import (FrozenScaleConv, ScaleConv, ScaleLift, hermite_gaussian
 
 STEP = 2 ** 0.5
 SIGMAS = scale_sigmas(0.7, STEP, 3)
-
-
-@pytest.fixture(autouse=True)
-def _single_thread():
-    """Tiny models are dominated by per-op overhead; one intra-op thread avoids
-    OpenMP spin-waiting when the suite shares 2 cores with other processes."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
 
 
 def test_basis_shape_and_scaling_law():

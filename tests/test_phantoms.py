@@ -10,16 +10,6 @@ from core.fewshot.datasets import brain_phantom, cxr_phantom
 from core.fewshot.datasets._canvas import CORNERS
 
 
-@pytest.fixture(autouse=True)
-def _single_thread():
-    """Tiny models: one thread is faster, and on a shared 2-core machine two
-    OpenMP threads spin-wait for each other (measured 10-100x slower)."""
-    previous = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(previous)
-
-
 MAKERS = [brain_phantom, cxr_phantom]
 
 

@@ -9,7 +9,7 @@ import pytest
 
 from tests.conftest import run_cli
 
-# Subprocess runs of tiny models: one OpenMP thread (see _single_thread in test_fewshot.py).
+# Subprocess runs of tiny models: one OpenMP thread (the suite-wide _one_cpu_thread fixture in conftest.py explains why).
 ONE_THREAD = {"OMP_NUM_THREADS": "1"}
 
 

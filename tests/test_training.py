@@ -14,16 +14,6 @@ from core.training import (Checkpoint, TrainConfig, load_checkpoint, save_checkp
 from tests.conftest import run_cli
 
 
-@pytest.fixture(autouse=True)
-def _single_thread():
-    """Tiny models are dominated by per-op overhead; one intra-op thread avoids
-    OpenMP spin-waiting when the suite shares 2 cores with other processes."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
-
-
 @pytest.fixture(scope="module")
 def digits():
     return tuple(load_dataset("digits", s) for s in ("train", "val", "test"))

@@ -8,7 +8,7 @@ import threading
 import time
 
 from core.jobs.table import JobTable
-from core.jobs.status import CANCELLED, DONE, FAILED, RUNNING
+from core.jobs.status import CANCELLED, DONE, FAILED
 from core.progress import ProgressEvent
 from core.workspace import Workspace
 

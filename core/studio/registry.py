@@ -47,7 +47,6 @@ def _name(root: Path, path: Path) -> str:
 def list_models(workspace: Workspace) -> list[ModelEntry]:
     """Every readable checkpoint, newest first; unreadable ones carry ``error``."""
     from core.errors import EquiGuardError
-    from core.training import load_checkpoint
 
     root = workspace.checkpoints
     entries = []
