@@ -38,13 +38,17 @@ with st.form("fewshot"):
     backbone = c3.selectbox("Backbone", ["conv4", "resnet18", "densenet121"],
                             help="resnet18/densenet121 need local weights; nothing is downloaded")
     eval_episodes = c4.number_input("Test episodes", 20, 2000, 200, step=20)
-    run_name = st.text_input("Run name", value=time.strftime("run-%m%d-%H%M"))
+    c1, c2 = st.columns([1, 3])
+    cam_score = c1.selectbox("Grad-CAM target", ["log_prob", "distance"],
+                             help="log_prob: the true class's episode log-probability (works on our phantoms); "
+                                  "distance: -distance to the true prototype (the paper's target; see README)")
+    run_name = c2.text_input("Run name", value=time.strftime("run-%m%d-%H%M"))
     submitted = st.form_submit_button("Launch guided + unguided", type="primary")
 
 if submitted:
     common = dict(data=data, run=run_name.strip() or "run", way=int(way), shot=int(shot), query=int(query),
                   alpha=float(alpha), backbone=backbone, episodes=int(episodes), eval_episodes=int(eval_episodes),
-                  data_root=data_root.strip() or None)
+                  data_root=data_root.strip() or None, cam_score=cam_score)
     for g in (guidance, "none"):
         argv = commands.fewshot_argv(ws, guidance=g, **common)
         label = f"guided ({g})" if g != "none" else "unguided"

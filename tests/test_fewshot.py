@@ -220,3 +220,22 @@ def test_densenet_cam_layer_is_the_papers():
     with pytest.warns(UserWarning):
         bb = build_backbone("densenet121")
     assert bb.cam_layer is bb.trunk.denseblock4.denselayer16.conv2
+
+
+def test_prototype_score_target_shared_and_per_row_prototypes_agree():
+    from core.fewshot import PrototypeScoreTarget
+    from core.fewshot.distances import pairwise_distance
+
+    gen = torch.Generator().manual_seed(0)
+    z = torch.randn(6, 4, generator=gen)
+    protos = torch.randn(3, 4, generator=gen)
+    labels = torch.tensor([0, 1, 2, 2, 1, 0])
+    d = pairwise_distance(z, protos, "squared_euclidean")
+    for score, expected in (("distance", -d.gather(1, labels[:, None]).squeeze(1)),
+                            ("log_prob", torch.log_softmax(-d, 1).gather(1, labels[:, None]).squeeze(1))):
+        shared = PrototypeScoreTarget(protos, labels, "squared_euclidean", score)(z)
+        per_row = PrototypeScoreTarget(protos.expand(6, -1, -1), labels, "squared_euclidean", score)(z)
+        assert torch.allclose(shared, expected, atol=1e-6)
+        assert torch.allclose(per_row, expected, atol=1e-6)
+    with pytest.raises(ConfigError):
+        PrototypeScoreTarget(protos, labels, "squared_euclidean", "logit")

@@ -9,6 +9,7 @@ Public API::
     ProtoNet(backbone, embed_dim, metric, normalize); class_prototypes(emb, labels)
     TrainConfig(...); train_fewshot(model, train_data, config, progress)
     evaluate_episodic(model, test_data, way, shot, query, episodes, ...) -> metrics with 95% CIs
+    PrototypeScoreTarget(protos, labels, metric, score)   # Grad-CAM target against fixed prototypes
     save_checkpoint(...); load_checkpoint(path) -> (model, payload)
     RunConfig(...); run_fewshot(config, out_dir, progress) -> metrics (files in out_dir)
     brain_phantom(...), cxr_phantom(...)    # synthetic, NOT clinical data
@@ -19,7 +20,7 @@ from core.fewshot.checkpoint import build_model, load_checkpoint, model_config, 
 from core.fewshot.data import FewShotData, split_by_group
 from core.fewshot.datasets import BRAIN_CLASSES, CXR_CLASSES, brain_phantom, cxr_phantom
 from core.fewshot.distances import DISTANCES, distance_to_sets, pairwise_distance
-from core.fewshot.evaluate import embed, evaluate_episodic
+from core.fewshot.evaluate import PrototypeScoreTarget, embed, evaluate_episodic
 from core.fewshot.experiment import DATASETS, RunConfig, load_split, run_fewshot, write_json
 from core.fewshot.guidance import CAM_SCORES, GUIDANCE, EpisodePrototypeTarget
 from core.fewshot.protonet import ProtoNet, class_prototypes
@@ -33,7 +34,7 @@ __all__ = [
     "FewShotData", "split_by_group",
     "BRAIN_CLASSES", "CXR_CLASSES", "brain_phantom", "cxr_phantom",
     "DISTANCES", "distance_to_sets", "pairwise_distance",
-    "embed", "evaluate_episodic",
+    "embed", "evaluate_episodic", "PrototypeScoreTarget",
     "DATASETS", "RunConfig", "load_split", "run_fewshot", "write_json",
     "CAM_SCORES", "GUIDANCE", "EpisodePrototypeTarget",
     "ProtoNet", "class_prototypes",

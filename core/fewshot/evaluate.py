@@ -16,7 +16,7 @@ from core.fewshot.sampler import EpisodicSampler
 from core.fewshot.stats import mean_ci
 from core.progress import ProgressCallback, ProgressEvent
 
-__all__ = ["evaluate_episodic", "embed"]
+__all__ = ["evaluate_episodic", "embed", "PrototypeScoreTarget"]
 
 
 @torch.no_grad()
@@ -81,11 +81,23 @@ def evaluate_episodic(model: ProtoNet, data: FewShotData, way: int = 3, shot: in
     }
 
 
-class _RowPrototypeScore:
-    """CAM score of row b against its own episode's prototypes (B, way, D), constants."""
+class PrototypeScoreTarget:
+    """Grad-CAM target: score of row b against its own prototypes, held constant.
+
+    ``protos`` is (B, way, D) (each row may come from a different episode) or
+    (way, D) shared by all rows; ``labels`` (B,) index the true class.  The
+    score is one of :data:`core.fewshot.guidance.CAM_SCORES`: ``distance``
+    (-distance to the true prototype, the paper) or ``log_prob`` (the episode
+    log-probability of the true class).
+    """
 
     def __init__(self, protos: torch.Tensor, labels: torch.Tensor, metric: str, score: str) -> None:
-        self.protos, self.labels, self.metric, self.score = protos.detach(), labels, metric, score
+        if score not in CAM_SCORES:
+            raise ConfigError(f"unknown CAM score {score!r}; choose one of {', '.join(CAM_SCORES)}")
+        protos = protos.detach()
+        if protos.dim() == 2:
+            protos = protos.unsqueeze(0).expand(len(labels), -1, -1)
+        self.protos, self.labels, self.metric, self.score = protos, labels, metric, score
 
     def __call__(self, z: torch.Tensor) -> torch.Tensor:
         d = distance_to_sets(z, self.protos, self.metric)  # (B, way)
@@ -108,7 +120,7 @@ def _alignment(model: ProtoNet, data: FewShotData, jobs, score: str, cam_batch: 
     with GradCAM(model, model.cam_layer) as cam:
         for start in range(0, len(rows), cam_batch):
             sl = slice(start, start + cam_batch)
-            target = _RowPrototypeScore(protos[sl], labels[sl], model.metric, score)
+            target = PrototypeScoreTarget(protos[sl], labels[sl], model.metric, score)
             maps = cam(data.images[rows[sl]].to(device), target).detach()
             aligned = cam_alignment(maps.cpu(), data.masks[rows[sl]])
             for m in ALIGNMENT_METRICS:

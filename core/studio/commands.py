@@ -38,12 +38,19 @@ def fewshot_out_dir(workspace: Workspace, run: str, guidance: str) -> Path:
 def fewshot_argv(workspace: Workspace, *, data: str = "brain-phantom", guidance: str = "dice", run: str = "demo",
                  way: int = 3, shot: int = 5, query: int = 5, alpha: float = 0.1, backbone: str = "conv4",
                  episodes: int = 150, eval_episodes: int = 200, cam_episodes: int = 30,
-                 data_root: str | None = None, weights: str | None = None, seed: int = 0) -> list[str]:
-    """``python -m core fewshot ...`` for one guided (``dice``/``rrr``) or unguided (``none``) run."""
+                 data_root: str | None = None, weights: str | None = None, seed: int = 0,
+                 cam_score: str = "log_prob") -> list[str]:
+    """``python -m core fewshot ...`` for one guided (``dice``/``rrr``) or unguided (``none``) run.
+
+    ``cam_score`` defaults to ``log_prob`` here although the CLI defaults to the
+    paper's ``distance``: on our phantoms guidance through the paper's target
+    lowered accuracy and CAM-ROI Dice (README, few-shot reproduction), and the
+    studio should offer what measurably works.
+    """
     argv = ["fewshot", "--dataset", data, "--guidance", guidance, "--way", str(way), "--shot", str(shot),
             "--query", str(query), "--alpha", str(alpha), "--backbone", backbone, "--episodes", str(episodes),
             "--eval-episodes", str(eval_episodes), "--cam-episodes", str(cam_episodes), "--seed", str(seed),
-            "--out", str(fewshot_out_dir(workspace, run, guidance))]
+            "--cam-score", cam_score, "--out", str(fewshot_out_dir(workspace, run, guidance))]
     if data_root:
         argv += ["--data-root", str(data_root)]
     if weights:

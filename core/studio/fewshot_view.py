@@ -93,8 +93,8 @@ def cam_gallery(run: FewShotRun, workspace: Workspace | None = None, per_class: 
     """
     import torch
 
-    from core.explain import GradCAM, PrototypeDistanceTarget, cam_alignment
-    from core.fewshot import load_checkpoint, load_split
+    from core.explain import GradCAM, cam_alignment
+    from core.fewshot import PrototypeScoreTarget, load_checkpoint, load_split
 
     model, payload = load_checkpoint(run.folder / "checkpoint.pt")
     config = _run_config(run.metrics)
@@ -112,7 +112,8 @@ def cam_gallery(run: FewShotRun, workspace: Workspace | None = None, per_class: 
     with torch.no_grad():
         predicted = model.logits(model(x), prototypes).argmax(1)
     with GradCAM(model, model.cam_layer) as cam:
-        maps = cam(x, PrototypeDistanceTarget(prototypes, y, metric=metric)).detach()
+        # Explain with the score the run was guided by (older runs: the paper's distance).
+        maps = cam(x, PrototypeScoreTarget(prototypes, y, metric, config.train.cam_score)).detach()
     dice = cam_alignment(maps, test.masks[picks])["dice"]
     names = payload["class_names"]
     items = []
