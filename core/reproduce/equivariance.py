@@ -67,12 +67,19 @@ class Settings:
     clever_radius: float = 2.0
     rotation_orders: dict[str, int] = field(default_factory=dict)
     device: str = "auto"
+    # CIFAR-10-C folder: when set, the corruption cells come from its files
+    # (first ``eval_images`` rows of every severity block) instead of the synthetic suite.
+    cifar10c_root: str | None = None
 
     def key(self) -> str:
         """Hash of everything that changes a single (arch, seed) result."""
         d = asdict(self)
         for k in ("archs", "seeds", "device"):
             d.pop(k)
+        if d["cifar10c_root"] is None:
+            # Leave the hash of synthetic-suite runs as it was before this field
+            # existed, so their cached results in OUT/runs/ stay valid.
+            d.pop("cifar10c_root")
         return hashlib.sha256(json.dumps(d, sort_keys=True).encode()).hexdigest()[:16]
 
 
@@ -101,6 +108,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--seeds", type=int, default=None, help="number of training seeds (default 3, quick 2)")
     parser.add_argument("--dataset", default="digits", choices=("digits", "cifar10"))
     parser.add_argument("--data-root", default=None, help="folder with the CIFAR-10 python batches")
+    parser.add_argument("--cifar10c-root", default=None,
+                        help="with --dataset cifar10: folder with the CIFAR-10-C <corruption>.npy files and "
+                             "labels.npy; corruption accuracy then comes from these files (first eval-images "
+                             "rows of every severity block) instead of the synthetic suite")
     parser.add_argument("--preset", default=None, choices=("tiny", "paper"),
                         help="model widths: tiny (CPU) or paper (GPU); paper also selects the paper's protocol")
     parser.add_argument("--epochs", type=int, default=None, help="override the training epochs")
@@ -141,6 +152,12 @@ def _settings_from_args(args: argparse.Namespace) -> Settings:
         changes["archs"] = archs
     if args.dataset != "digits" and not args.data_root:
         raise ConfigError(f"--dataset {args.dataset} needs --data-root (the folder with its python batches)")
+    cifar10c_root = getattr(args, "cifar10c_root", None)
+    if cifar10c_root is not None:
+        if args.dataset != "cifar10":
+            raise ConfigError(f"--cifar10c-root needs --dataset cifar10 (3x32x32 models with 10 classes); "
+                              f"got --dataset {args.dataset}")
+        changes["cifar10c_root"] = str(cifar10c_root)
     return replace(base, **changes)
 
 
@@ -185,8 +202,8 @@ def _run_one(arch: str, seed: int, s: Settings, data: dict, out: Path, device) -
 
     from core.datasets import CORRUPTIONS, dataset_normalization
     from core.models import ModelConfig
-    from core.robustness import (accuracy, attack_curve, clever_batch, corruption_accuracy, explanation_drift,
-                                 rotation_curve, scale_curve)
+    from core.robustness import (accuracy, attack_curve, cifar10c_accuracy, clever_batch, corruption_accuracy,
+                                 explanation_drift, rotation_curve, scale_curve)
     from core.attacks import PGD
     from core.training import TrainConfig, train
 
@@ -210,8 +227,12 @@ def _run_one(arch: str, seed: int, s: Settings, data: dict, out: Path, device) -
                        seeds=(seed,), batch_size=100)
     rot = rotation_curve(model, x, y, s.angles)
     scl = scale_curve(model, x, y, s.scales)
-    corr = corruption_accuracy(model, x, y, corruptions=list(s.corruptions or CORRUPTIONS),
-                               severities=s.severities, seed=seed)
+    if s.cifar10c_root is None:
+        corr = corruption_accuracy(model, x, y, corruptions=list(s.corruptions or CORRUPTIONS),
+                                   severities=s.severities, seed=seed)
+    else:
+        corr = cifar10c_accuracy(model, s.cifar10c_root, corruptions=list(s.corruptions) if s.corruptions else None,
+                                 severities=s.severities, n_images=s.eval_images)
     cl = clever_batch(model, x[:s.clever_images], norm=2, nb_batch=s.clever_nb_batch,
                       batch_size=s.clever_batch_size, radius=s.clever_radius, seed=1000 * seed)
     adv = PGD(model, s.drift_eps, steps=s.pgd_steps, alpha=s.pgd_alpha)(
@@ -305,6 +326,9 @@ def _markdown(models: dict, s: Settings) -> str:
                  f"{n} training seeds; ε in pixel units; PGD-{s.pgd_steps} L∞ with random start; "
                  f"CLEVER L2 (R = {s.clever_radius:g}) on {s.clever_images} images per model; "
                  f"CAM drift under PGD at ε = {_eps_label(s.drift_eps)}.")
+    if s.cifar10c_root is not None:
+        lines.append(f"Corruption mean over the CIFAR-10-C files (first {s.eval_images} images of every "
+                     f"severity block, severities {', '.join(str(v) for v in s.severities)}).")
     return "\n".join(lines)
 
 
@@ -328,6 +352,21 @@ def _figures_html(models: dict, s: Settings) -> str:
             "<body>" + "\n".join(parts) + "</body></html>")
 
 
+def _check_cifar10c(settings: Settings) -> None:
+    """Refuse a CIFAR-10-C run that would fail only after training: wrong data set or missing files."""
+    from core.errors import ConfigError, LoadError
+    from core.robustness import cifar10c_corruptions
+
+    if settings.dataset != "cifar10":
+        raise ConfigError(f"--cifar10c-root needs --dataset cifar10 (3x32x32 models with 10 classes); "
+                          f"got --dataset {settings.dataset}")
+    present = cifar10c_corruptions(settings.cifar10c_root)
+    missing = [c for c in settings.corruptions or () if c not in present]
+    if missing:
+        raise LoadError(f"CIFAR-10-C corruption {missing[0]!r} has no file in {settings.cifar10c_root}; "
+                        f"present: {', '.join(present)}")
+
+
 def reproduce_equivariance(settings: Settings, out: Path, *, data_root: str | None = None,
                            progress=None) -> dict:
     """Run (or resume) the reproduction described by ``settings``; write the outputs into ``out``.
@@ -343,10 +382,20 @@ def reproduce_equivariance(settings: Settings, out: Path, *, data_root: str | No
     from core.training import resolve_device
 
     device = resolve_device(settings.device)
+    if settings.cifar10c_root is not None:
+        _check_cifar10c(settings)
     out = Path(out)
     runs_dir = out / "runs"
     runs_dir.mkdir(parents=True, exist_ok=True)
     full_train = load_dataset(settings.dataset, "train", root=data_root)
+    if settings.cifar10c_root is not None:
+        from core.errors import ConfigError
+        from core.robustness import CIFAR10C_SHAPE
+
+        shape = (full_train.in_channels, full_train.image_size, full_train.image_size)
+        if shape != CIFAR10C_SHAPE or full_train.num_classes != 10:
+            raise ConfigError(f"--cifar10c-root needs 3x32x32 images and 10 classes; {settings.dataset} has "
+                              f"{shape[0]}x{shape[1]}x{shape[2]} and {full_train.num_classes} classes")
     x, y = evaluation_subset(settings.dataset, root=data_root, n_images=settings.eval_images)
     data = {"train": _subset(full_train, settings.train_subset, 0),
             "val": load_dataset(settings.dataset, "val", root=data_root),

@@ -8,6 +8,7 @@ Public API::
     rotation_curve / scale_curve / transform_curve(...) -> Curve
     aggregate_curves(curves, seeds, ci_over) -> Curve  # one row per trained model
     corruption_accuracy(model, images, labels, ...) -> CorruptionResult (name × severity)
+    cifar10c_accuracy(model, root, corruptions, severities, n_images) -> CorruptionResult (CIFAR-10-C files)
     clever(model, image, norm, nb_batch, batch_size, radius, target_class) -> CleverResult
     clever_batch(model, images, ...) -> list[CleverResult]
     fit_reverse_weibull(maxima) -> WeibullFit
@@ -19,6 +20,7 @@ Public API::
 
 from core.robustness.clever import (DEFAULT_SHAPE_INITS, MAX_SHAPE, CleverResult, CleverTarget, WeibullFit,
                                     clever, clever_batch, fit_reverse_weibull)
+from core.robustness.cifar10c import CIFAR10C_SHAPE, cifar10c_accuracy, cifar10c_corruptions
 from core.robustness.corruption import CorruptionResult, corruption_accuracy
 from core.robustness.curves import (Curve, accuracy, aggregate_curves, attack_curve, predict, rotation_curve,
                                     scale_curve, transform_curve)
@@ -30,7 +32,7 @@ from core.robustness.stats import MeanCI, mean_ci_over_seeds, t_interval
 __all__ = [
     "Curve", "accuracy", "predict", "attack_curve", "transform_curve", "rotation_curve", "scale_curve",
     "aggregate_curves",
-    "CorruptionResult", "corruption_accuracy",
+    "CorruptionResult", "corruption_accuracy", "cifar10c_accuracy", "cifar10c_corruptions", "CIFAR10C_SHAPE",
     "CleverResult", "CleverTarget", "WeibullFit", "clever", "clever_batch", "fit_reverse_weibull",
     "DEFAULT_SHAPE_INITS", "MAX_SHAPE",
     "DriftResult", "explanation_drift", "spearman_per_image",
