@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 
 import pytest
 
@@ -43,6 +44,7 @@ def test_quick_reproduction_writes_all_outputs(quick_run):
     assert all(f"| {a} |" in md for a in ARCHS) and "95% t-interval" in md
     html = (out / "figures.html").read_text()
     assert html.count("plotly-graph-div") >= 4
+    assert not re.search(r"<script[^>]*\bsrc=[\"']https?:", html)  # opens offline
     assert len(list((out / "runs").glob("*.json"))) == len(ARCHS) * len(seeds)
 
 

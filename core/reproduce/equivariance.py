@@ -347,7 +347,8 @@ def _figures_html(models: dict, s: Settings) -> str:
                                      error_y={"type": "data", "array": errs, "visible": True}))
         fig.update_layout(title=f"{title} — mean ± 95% CI over {len(s.seeds)} seeds",
                           xaxis_title=xlabel, yaxis_title="accuracy (%)", template="plotly_white")
-        parts.append(fig.to_html(full_html=False, include_plotlyjs="cdn" if i == 0 else False))
+        # plotly.js inlined once: the report must open on an offline machine.
+        parts.append(fig.to_html(full_html=False, include_plotlyjs=(i == 0)))
     return ("<!doctype html><html><head><meta charset='utf-8'><title>Equivariance reproduction</title></head>"
             "<body>" + "\n".join(parts) + "</body></html>")
 
@@ -374,8 +375,6 @@ def reproduce_equivariance(settings: Settings, out: Path, *, data_root: str | No
     Returns the summary dictionary that is also written to ``out/equivariance.json``
     (plus its ``markdown`` table).
     """
-    import torch
-
     from core.datasets import load_dataset
     from core.progress import ProgressEvent
     from core.robustness.reports import evaluation_subset, write_json_atomic, write_text_atomic
