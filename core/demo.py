@@ -119,7 +119,7 @@ def demo_jobs(workspace: Workspace) -> list[tuple[str, list[str]]]:
     """(title, argv) of the demo's background runs: two digits classifiers, guided and unguided few-shot."""
     from core.studio import commands
 
-    runs = [(f"demo: train {arch}", commands.train_argv(workspace, arch=arch, dataset="digits", epochs=2))
+    runs = [(f"demo: train {arch}", commands.train_argv(workspace, arch=arch, dataset="digits", epochs=6))
             for arch in ("baseline", "parallel_rot_scale")]
     for guidance in ("dice", "none"):
         runs.append((f"demo: few-shot brain phantom ({guidance})",
