@@ -134,6 +134,6 @@ def job_curves(ws: Workspace, job_ids: dict[str, int], metrics: tuple[str, ...] 
         if not fig.data:
             col.caption(f"no {metric} reported yet")
             continue
-        fig.update_layout(title=metric, height=300, margin=dict(l=10, r=10, t=70, b=10),
-                          xaxis_title="reported step", legend=dict(orientation="h", yanchor="bottom", y=1.0, x=0))
+        fig.update_layout(title=metric, height=340, margin=dict(l=10, r=10, t=50, b=10),
+                          xaxis_title="reported step", legend=dict(orientation="h", yanchor="top", y=-0.3, x=0))
         col.plotly_chart(fig, key=f"{key}-{metric}")

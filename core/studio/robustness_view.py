@@ -97,8 +97,9 @@ def curve_figure(series: Series, title: str, x_title: str, x_scale: float = 1.0)
         fig.add_trace(go.Scatter(x=xs, y=ys, mode="lines+markers", name=name, line=dict(color=color),
                                  legendgroup=name))
     fig.update_layout(title=title, xaxis_title=x_title, yaxis_title="accuracy (%)", yaxis_range=[0, 100],
-                      height=380, margin=dict(l=10, r=10, t=80, b=10),
-                      legend=dict(orientation="h", yanchor="bottom", y=1.0, x=0))
+                      height=420, margin=dict(l=10, r=10, t=50, b=10),
+                      # Below the axis: six models wrap to two legend rows, which above the plot cover the title.
+                      legend=dict(orientation="h", yanchor="top", y=-0.22, x=0))
     return fig
 
 
