@@ -43,3 +43,17 @@ def test_unknown_command_is_one_line_error():
     lines = result.stderr.strip().splitlines()
     assert len(lines) == 1 and lines[0].startswith("error:")
     assert "Traceback" not in result.stderr
+
+
+def test_comma_lists_parse_or_give_one_line_errors():
+    import pytest
+
+    from core.cli._lists import comma_list
+    from core.errors import ConfigError
+
+    assert comma_list("0, 1,2", "--seeds", int) == [0, 1, 2]
+    assert comma_list("0,22.5", "--angles", float) == [0.0, 22.5]
+    with pytest.raises(ConfigError, match="--severities must be comma-separated integers"):
+        comma_list("1,2.5", "--severities", int)  # never silently truncated to 2
+    with pytest.raises(ConfigError, match="--angles needs at least one value"):
+        comma_list(" , ", "--angles", float)

@@ -30,19 +30,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--out", required=True, help="JSON report to write")
 
 
-def _int_list(text: str, what: str) -> list[int]:
-    from core.errors import ConfigError
-
-    try:
-        values = [int(p) for p in text.split(",") if p.strip()]
-    except ValueError:
-        raise ConfigError(f"{what} must be comma-separated integers, got {text!r}") from None
-    if not values:
-        raise ConfigError(f"{what} needs at least one value")
-    return values
-
-
 def run(args: argparse.Namespace) -> int:
+    from core.cli._lists import comma_list
     from core.attacks import make_attack, parse_eps_list
     from core.attacks.factory import parse_number
     from core.errors import ConfigError
@@ -51,7 +40,7 @@ def run(args: argparse.Namespace) -> int:
     from core.training import load_checkpoint
 
     eps = parse_eps_list(args.eps)
-    seeds = _int_list(args.seeds, "--seeds")
+    seeds = comma_list(args.seeds, "--seeds", int)
     alpha = None if args.alpha is None else parse_number(args.alpha, "--alpha")
     if alpha is not None and alpha <= 0:
         raise ConfigError("--alpha must be > 0")

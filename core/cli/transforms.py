@@ -26,18 +26,6 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--out", required=True, help="JSON report to write")
 
 
-def _floats(text: str, what: str) -> list[float]:
-    from core.errors import ConfigError
-
-    try:
-        values = [float(p) for p in text.split(",") if p.strip()]
-    except ValueError:
-        raise ConfigError(f"{what} must be comma-separated numbers, got {text!r}") from None
-    if not values:
-        raise ConfigError(f"{what} needs at least one value")
-    return values
-
-
 def _check_cifar10c_model(config) -> None:
     """One-line :class:`ConfigError` unless ``config`` (a ``ModelConfig``) takes 3×32×32 CIFAR-10 images."""
     from core.errors import ConfigError
@@ -50,6 +38,7 @@ def _check_cifar10c_model(config) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    from core.cli._lists import comma_list
     from core.errors import ConfigError
     from core.progress import ProgressEvent
     from core.robustness import (accuracy, cifar10c_accuracy, cifar10c_corruptions, corruption_accuracy,
@@ -57,11 +46,11 @@ def run(args: argparse.Namespace) -> int:
     from core.robustness.reports import evaluation_subset, write_json_atomic
     from core.training import load_checkpoint
 
-    angles = _floats(args.angles, "--angles")
-    scales = _floats(args.scales, "--scales")
+    angles = comma_list(args.angles, "--angles", float)
+    scales = comma_list(args.scales, "--scales", float)
     if any(s <= 0 for s in scales):
         raise ConfigError("--scales must be > 0")
-    severities = [int(v) for v in _floats(args.severities, "--severities")]
+    severities = comma_list(args.severities, "--severities", int)
     corruptions = [c.strip() for c in args.corruptions.split(",") if c.strip()] if args.corruptions else None
     if corruptions is not None and args.cifar10c_root is None:
         # With --cifar10c-root the names are file stems, checked against the folder below.
