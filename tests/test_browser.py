@@ -166,6 +166,8 @@ def test_draw_polygon_on_canvas_and_save(studio_url, studio_workspace, page):
     deadline = time.monotonic() + 30
     while len(store.list_rois(ct.id)) == before and time.monotonic() < deadline:
         time.sleep(0.2)
+    # The page reruns after a save: the stored ROI is listed (and drawn in orange) again.
+    page.get_by_text(f"ROIs on this image ({before + 1})").wait_for(timeout=30000)
     _wait_for_app(page)
     page.screenshot(path=str(ARTIFACTS / "annotate_polygon_saved.png"), full_page=True)
     assert page.locator('[data-testid="stException"]').count() == 0
