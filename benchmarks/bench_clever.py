@@ -2,6 +2,7 @@
 
 Untargeted L2 CLEVER, 10 classes, 10 batches × 50 samples, on a 32×32 CNN.
 Prints ART time / our time (higher is better; goal ≥ 10×) and both scores.
+Measured with one torch thread (``--threads``) so both sides get the same CPU budget.
 """
 
 from __future__ import annotations
@@ -16,13 +17,14 @@ from torch import nn
 __all__ = ["main"]
 
 
-def main(quick: bool = False) -> dict:
+def main(quick: bool = False, threads: int = 1) -> dict:
     from art.estimators.classification import PyTorchClassifier
     from art.metrics import clever_u
 
     from benchmarks.bench_attacks import small_cnn
     from core.robustness import clever
 
+    torch.set_num_threads(threads)
     torch.manual_seed(0)
     model = small_cnn().eval()
     clf = PyTorchClassifier(model, loss=nn.CrossEntropyLoss(), input_shape=(3, 32, 32), nb_classes=10,
@@ -41,12 +43,12 @@ def main(quick: bool = False) -> dict:
                                     norm=2, verbose=False)))
         art_t.append(time.perf_counter() - start)
     result = {
-        "images": len(images), "nb_batch": nb_batch, "batch_size": batch_size,
+        "images": len(images), "torch_threads": threads, "nb_batch": nb_batch, "batch_size": batch_size,
         "ours_s_per_image": float(np.mean(ours_t)), "art_s_per_image": float(np.mean(art_t)),
         "speedup": float(np.sum(art_t) / np.sum(ours_t)),
         "ours_scores": ours_s, "art_scores": art_s,
     }
-    print(f"CLEVER-u L2, 10 classes, {nb_batch}x{batch_size} samples, 32x32 CNN: ours "
+    print(f"CLEVER-u L2, 10 classes, {nb_batch}x{batch_size} samples, 32x32 CNN, {threads} torch thread(s): ours "
           f"{result['ours_s_per_image']:.2f}s/image vs ART {result['art_s_per_image']:.2f}s/image "
           f"-> ART/ours {result['speedup']:.1f}x (goal >= 10x)")
     print("scores ours vs ART: " + ", ".join(f"{a:.4f}/{b:.4f}" for a, b in zip(ours_s, art_s)))
@@ -56,4 +58,6 @@ def main(quick: bool = False) -> dict:
 if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--quick", action="store_true")
-    main(quick=parser.parse_args().quick)
+    parser.add_argument("--threads", type=int, default=1, help="torch.set_num_threads for the measurement")
+    args = parser.parse_args()
+    main(quick=args.quick, threads=args.threads)

@@ -144,3 +144,62 @@ def test_clever_restores_mode_and_validates():
         clever(model, x[0], radius=-1)
     with pytest.raises(ConfigError, match=r"\[0, 1\]"):
         clever(model, x[0] * 16)
+
+
+def _reference_fit(maxima: np.ndarray, shape_inits=(0.1, 1.0, 5.0, 10.0, 20.0, 50.0, 100.0), min_pvalue=0.05,
+                   max_shape=1000.0) -> tuple[bool, float, float]:
+    """The original fit, one ``weibull_max.fit`` + ``kstest`` per initial shape: ``(fallback, L, p)``."""
+    import warnings
+
+    from scipy.stats import kstest, weibull_max
+
+    top, spread = float(maxima.max()), float(maxima.max() - maxima.min())
+    z = (maxima - top) / spread
+    best = None
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        for c0 in shape_inits:
+            shape, loc_z, scale_z = weibull_max.fit(z, c0)
+            if not (np.isfinite([shape, loc_z, scale_z]).all() and scale_z > 0 and 0 < shape <= max_shape):
+                continue
+            pvalue = float(kstest(z, "weibull_max", args=(shape, loc_z, scale_z)).pvalue)
+            if best is None or pvalue > best[1]:
+                best = (top + loc_z * spread, pvalue)
+    assert best is not None
+    loc, pvalue = best
+    fallback = not pvalue >= min_pvalue or loc < top * (1 - 1e-7)
+    return fallback, (top if fallback else max(loc, top)), pvalue
+
+
+def test_vectorised_fit_reproduces_scipy_multistart_fit():
+    """The lock-step Nelder–Mead gives scipy's fits: same fallback decisions, same L and p-values.
+
+    Realistic maxima: the per-target batch maxima CLEVER computes on the tanh CNN
+    (10 maxima of 20 gradient norms, 2 images × 9 targets, L2 and L∞), plus seeded
+    reverse-Weibull samples and maxima of Gaussian batches of several sizes.
+    """
+    from scipy.stats import weibull_max
+
+    from core.robustness.clever import fit_reverse_weibull_batch
+
+    model = _small_cnn()
+    samples = []
+    for norm in (2, np.inf):
+        for x in _digits(2):
+            res = clever(model, x, norm=norm, nb_batch=10, batch_size=20, radius=0.5, seed=0)
+            samples += [np.array(t.batch_maxima) for t in res.per_target]
+    rng = np.random.default_rng(0)
+    for shape, n in [(1.5, 10), (4.0, 10), (10.0, 20), (0.8, 50)]:
+        samples.append(weibull_max.rvs(shape, loc=3.0, scale=0.5, size=n, random_state=rng))
+    samples += [rng.normal(size=(n, 50)).max(axis=1) for n in (10, 10, 30)]
+    fits = [fit_reverse_weibull(s) for s in samples]
+    by_rows = fit_reverse_weibull_batch(np.stack(samples[:36]))  # the 10-maxima CNN rows at once
+    fallbacks = set()
+    for s, fit in zip(samples, fits):
+        fallback, lipschitz, pvalue = _reference_fit(s)
+        assert fit.fallback == fallback
+        assert fit.lipschitz == pytest.approx(lipschitz, rel=1e-6)
+        assert fit.ks_pvalue == pytest.approx(pvalue, rel=1e-6, abs=1e-12)
+        fallbacks.add(fallback)
+    assert fallbacks == {False, True}  # both branches of the decision are exercised
+    assert by_rows == fits[:36]
