@@ -96,3 +96,27 @@ def studio_workspace(tmp_path_factory):
         train(config, TrainConfig(epochs=1, batch_size=32, device="cpu", seed=0), "digits",
               out=ws.checkpoints / f"{arch}-digits-test", datasets=tuple(subsets))
     return ws
+
+
+def digits_8x8():
+    """sklearn's bundled digits as ``(1797, 1, 8, 8)`` pixels in [0, 1] and ``(1797,)`` labels."""
+    import torch
+    from sklearn.datasets import load_digits
+
+    data = load_digits()
+    return torch.tensor(data.images, dtype=torch.float32)[:, None] / 16.0, torch.tensor(data.target)
+
+
+def fit_on_digits(model, x, y, *, epochs: int, lr: float, n_train: int = 1200, batch: int = 100):
+    """Adam on the first ``n_train`` digits; returns ``model`` in eval mode with no stored grads."""
+    import torch
+    from torch import nn
+
+    opt = torch.optim.Adam(model.parameters(), lr=lr)
+    for _ in range(epochs):
+        for i in range(0, n_train, batch):
+            opt.zero_grad()
+            nn.functional.cross_entropy(model(x[i:i + batch]), y[i:i + batch]).backward()
+            opt.step()
+    model.zero_grad(set_to_none=True)
+    return model.eval()

@@ -7,6 +7,8 @@ import torch
 import torchattacks
 from torch import nn
 
+from conftest import digits_8x8, fit_on_digits
+
 from core.attacks import ATTACKS, FGSM, PGD, Attack, make_attack, parse_eps_list
 from core.errors import ConfigError
 
@@ -28,21 +30,9 @@ class SmallNet(nn.Module):
 @pytest.fixture(scope="module")
 def digits():
     """sklearn digits as (N, 1, 8, 8) pixels in [0, 1] and a SmallNet trained on 1200 of them."""
-    from sklearn.datasets import load_digits
-
     torch.manual_seed(0)
-    data = load_digits()
-    x = torch.tensor(data.images, dtype=torch.float32)[:, None] / 16.0
-    y = torch.tensor(data.target)
-    model = SmallNet()
-    opt = torch.optim.Adam(model.parameters(), lr=1e-2)
-    for _ in range(6):
-        for i in range(0, 1200, 100):
-            opt.zero_grad()
-            nn.functional.cross_entropy(model(x[i:i + 100]), y[i:i + 100]).backward()
-            opt.step()
-    model.zero_grad(set_to_none=True)
-    model.eval()
+    x, y = digits_8x8()
+    model = fit_on_digits(SmallNet(), x, y, epochs=6, lr=1e-2)
     return model, x[1200:1456], y[1200:1456]
 
 

@@ -7,6 +7,8 @@ import pytest
 import torch
 from torch import nn
 
+from conftest import digits_8x8, fit_on_digits
+
 from core.attacks import FGSM, PGD
 from core.errors import ConfigError
 from core.robustness import (accuracy, aggregate_curves, attack_curve, corruption_accuracy, explanation_drift,
@@ -27,20 +29,10 @@ class CamNet(nn.Module):
 
 @pytest.fixture(scope="module")
 def trained():
-    from sklearn.datasets import load_digits
-
     torch.manual_seed(0)
-    data = load_digits()
-    x = torch.tensor(data.images, dtype=torch.float32)[:, None] / 16.0
-    y = torch.tensor(data.target)
-    model = CamNet()
-    opt = torch.optim.Adam(model.parameters(), lr=2e-2)
-    for _ in range(8):
-        for i in range(0, 1200, 100):
-            opt.zero_grad()
-            nn.functional.cross_entropy(model(x[i:i + 100]), y[i:i + 100]).backward()
-            opt.step()
-    return model.eval(), x[1200:1400], y[1200:1400]
+    x, y = digits_8x8()
+    model = fit_on_digits(CamNet(), x, y, epochs=8, lr=2e-2)
+    return model, x[1200:1400], y[1200:1400]
 
 
 def test_fgsm_curve_matches_single_attacks(trained):
