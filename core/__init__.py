@@ -13,6 +13,7 @@ Subpackages (each re-exports its public names in ``__init__``):
 - ``core.explain``     differentiable Grad-CAM and alignment metrics
 - ``core.fewshot``     prototypical networks, episodic sampling, medical few-shot data
 - ``core.jobs``        background jobs run as CLI subprocesses
+- ``core.atomic``      atomic file writes used by everything that saves outside SQLite
 
 This package never imports Streamlit.
 """

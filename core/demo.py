@@ -9,13 +9,12 @@ nor an earlier demo job exists.
 
 from __future__ import annotations
 
-import os
-import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 
+from core.atomic import write_bytes_atomic
 from core.progress import ProgressCallback, ProgressEvent
 from core.workspace import Workspace
 
@@ -62,16 +61,9 @@ def _bundled_files() -> list[Path]:
 
 
 def _write_atomic(path: Path, data: bytes) -> None:
-    if path.exists() and path.read_bytes() == data:
-        return
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            fh.write(data)
-        os.replace(tmp, path)
-    finally:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
+    # Rewriting identical bytes would change the file's mtime and so its cache keys in the studio.
+    if not (path.exists() and path.read_bytes() == data):
+        write_bytes_atomic(path, data)
 
 
 def _png_bytes(pixels: np.ndarray) -> bytes:

@@ -7,13 +7,12 @@ temporary file first and are renamed into place.
 
 from __future__ import annotations
 
-import os
-import tempfile
 import warnings
 from pathlib import Path
 
 import torch
 
+from core.atomic import atomic_path
 from core.errors import LoadError
 from core.fewshot.backbones import build_backbone
 from core.fewshot.protonet import ProtoNet
@@ -55,16 +54,8 @@ def save_checkpoint(path: str | Path, model: ProtoNet, config: dict, support_ima
         "extra": dict(extra or {}),
     }
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=path.name + ".", suffix=".tmp", dir=path.parent)
-    os.close(fd)
-    try:
+    with atomic_path(path) as tmp:
         torch.save(payload, tmp)
-        os.chmod(tmp, 0o644)  # mkstemp creates owner-only files
-        os.replace(tmp, path)
-    finally:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
     return path
 
 

@@ -2,14 +2,12 @@
 
 from __future__ import annotations
 
-import json
-import os
-import tempfile
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import torch
 
+from core.atomic import write_json_atomic
 from core.errors import ConfigError
 from core.fewshot.checkpoint import build_model, model_config, save_checkpoint
 from core.fewshot.data import FewShotData, split_by_group
@@ -54,12 +52,7 @@ class RunConfig:
 
 def write_json(path: Path, obj) -> None:
     """Atomic JSON write."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=path.name + ".", suffix=".tmp", dir=path.parent)
-    with os.fdopen(fd, "w") as fh:
-        json.dump(obj, fh, indent=2)
-    os.chmod(tmp, 0o644)  # mkstemp creates owner-only files
-    os.replace(tmp, path)
+    write_json_atomic(path, obj)
 
 
 def load_split(config: RunConfig, workspace=None) -> tuple[FewShotData, FewShotData]:

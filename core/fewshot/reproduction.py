@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import time
 from concurrent.futures import ProcessPoolExecutor, as_completed
 from dataclasses import asdict, dataclass
@@ -11,6 +10,7 @@ import multiprocessing as mp
 
 import numpy as np
 
+from core.atomic import atomic_path, write_text_atomic
 from core.fewshot.experiment import RunConfig, run_fewshot, write_json
 from core.fewshot.stats import mean_ci
 from core.fewshot.train import TrainConfig
@@ -146,10 +146,9 @@ def _figure(rows: list[dict], path: Path) -> None:
         fig.add_trace(go.Bar(name=arm, x=xs, y=[r["cam_dice"]["mean"] for r in sel], legendgroup=arm, showlegend=False,
                              error_y={"type": "data", "array": [r["cam_dice"]["ci95"] for r in sel]}), 1, 2)
     fig.update_layout(barmode="group", title="Expert-guided few-shot learning on phantoms (synthetic, not clinical data)")
-    tmp = path.with_suffix(".html.tmp")
     # Inline plotly.js: the report must open on an offline machine.
-    fig.write_html(str(tmp), include_plotlyjs=True)
-    os.replace(tmp, path)
+    with atomic_path(path) as tmp:
+        fig.write_html(str(tmp), include_plotlyjs=True)
 
 
 def gallery(run_dir: Path, out: Path, dataset: str = "brain-phantom", n_images: int = 6, seed: int = 0,
@@ -204,13 +203,12 @@ def gallery(run_dir: Path, out: Path, dataset: str = "brain-phantom", n_images: 
     for k, text in enumerate(["image", "expert ROI", "unguided CAM", "guided CAM"]):
         cv2.putText(header, text, (k * w + 6, 20), cv2.FONT_HERSHEY_SIMPLEX, 0.5, (0, 0, 0), 1, cv2.LINE_AA)
     img = np.concatenate([header, img], 0)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = out.with_name(out.stem + ".tmp.png")
     from PIL import Image
 
     # A 256-colour palette keeps the committed PNG small; overlays stay readable.
-    Image.fromarray(img[..., ::-1].copy()).quantize(colors=256, method=Image.Quantize.FASTOCTREE).save(tmp, optimize=True)
-    os.replace(tmp, out)
+    with atomic_path(out) as tmp:
+        Image.fromarray(img[..., ::-1].copy()).quantize(colors=256, method=Image.Quantize.FASTOCTREE).save(
+            tmp, format="PNG", optimize=True)
     return out
 
 
@@ -262,9 +260,7 @@ def reproduce_fewshot(out: Path, quick: bool = False, seeds: list[int] | None = 
             "*Wall time per training episode on a shared machine (one core per run): indicative only; "
             "see benchmarks/bench_fewshot.py for the controlled guided/unguided cost ratio.")
     md = f"# Few-shot reproduction ({'quick' if quick else 'full'})\n\n{note}\n\n{table}\n"
-    tmp = out / "results.md.tmp"
-    tmp.write_text(md)
-    os.replace(tmp, out / "results.md")
+    write_text_atomic(out / "results.md", md)
     _figure(rows, out / "figure.html")
     gallery(run_dir, out / "gallery.png", seed=seeds[0], quick=quick)
     summary["markdown"] = md

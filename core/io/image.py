@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import os
-import uuid
 from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
 
 import numpy as np
 
+from core.atomic import atomic_path
 from core.errors import ConfigError
 from core.io import orientation as orient
 from core.io.window import WINDOW_PRESETS, Window, apply_window, auto_window
@@ -195,12 +195,8 @@ class MedicalImage:
         img.header.set_sform(sform, code=int(scode))
         img.header["descrip"] = b"EquiGuard mask"
         path = Path(path)
-        tmp = path.with_name(f".{uuid.uuid4().hex}.tmp-{path.name}")
-        try:
+        with atomic_path(path) as tmp:
             nib.save(img, tmp)
-            os.replace(tmp, path)
-        finally:
-            tmp.unlink(missing_ok=True)
         return path
 
     # ------------------------------------------------------------- rendering

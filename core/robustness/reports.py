@@ -2,16 +2,15 @@
 
 from __future__ import annotations
 
-import json
 import math
-import os
-import tempfile
 from pathlib import Path
 from typing import Any
 
 import torch
 from torch import Tensor
 
+from core import atomic
+from core.atomic import write_text_atomic
 from core.errors import ConfigError
 
 __all__ = ["write_text_atomic", "write_json_atomic", "json_ready", "evaluation_subset"]
@@ -30,28 +29,9 @@ def json_ready(value: Any) -> Any:
     return value
 
 
-def write_text_atomic(path: str | Path, text: str) -> Path:
-    """Write ``text`` to a temporary file next to ``path`` and rename it into place."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as fh:
-            fh.write(text)
-        # mkstemp creates 0600; a report should get the usual permissions.
-        umask = os.umask(0)
-        os.umask(umask)
-        os.chmod(tmp, 0o666 & ~umask)
-        os.replace(tmp, path)
-    finally:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-    return path
-
-
 def write_json_atomic(path: str | Path, data: Any) -> Path:
-    """Strict JSON (``allow_nan=False``), written atomically."""
-    return write_text_atomic(path, json.dumps(json_ready(data), indent=2, allow_nan=False) + "\n")
+    """Strict JSON of ``data`` made :func:`json_ready` (tensors, numpy), written atomically."""
+    return atomic.write_json_atomic(path, json_ready(data))
 
 
 def evaluation_subset(dataset: str, *, split: str = "test", root: str | Path | None = None,

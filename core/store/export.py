@@ -67,12 +67,6 @@ def scrub_geometry(value: Any) -> Any:
     return value
 
 
-def _write_json(path: Path, doc: dict) -> None:
-    tmp = path.with_name(f".{path.name}.tmp")
-    tmp.write_text(json.dumps(doc, indent=1, sort_keys=False), encoding="utf-8")
-    os.replace(tmp, path)
-
-
 def _volume_masks(store: AnnotationStore, planes: list[ImageRecord], rois_by_image: dict[int, list],
                   folder: Path, vol_key: str) -> tuple[list[dict], str | None]:
     """Write one NIfTI per label for the slices of one source volume along one axis."""
@@ -185,7 +179,8 @@ def export_bundle(store: AnnotationStore, folder: str | os.PathLike, *, image_id
         doc = {"format": FORMAT, "format_version": FORMAT_VERSION, "created_at": utc_now(),
                "deidentified": not include_source_paths, "images": manifest_images, "rois": manifest_rois,
                "volumes": manifest_volumes, "warnings": notes}
-        _write_json(tmp / MANIFEST_NAME, doc)
+        # Plain write: the whole bundle folder is renamed into place below.
+        (tmp / MANIFEST_NAME).write_text(json.dumps(doc, indent=1), encoding="utf-8")
         if folder.exists():
             folder.rmdir()  # empty, checked above; os.replace needs the name free or an empty dir
         os.replace(tmp, folder)

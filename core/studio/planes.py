@@ -7,14 +7,13 @@ loader before anything is written, and written atomically.
 
 from __future__ import annotations
 
-import os
 import re
-import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
+from core.atomic import write_bytes_atomic
 from core.errors import LoadError
 from core.workspace import Workspace
 
@@ -61,14 +60,7 @@ def save_upload(workspace: Workspace, data: bytes, name: str):
     folder.mkdir(parents=True, exist_ok=True)
     target = folder / f"{sha256_bytes(data)[:12]}-{_safe_name(name)}"
     if not target.exists():
-        fd, tmp = tempfile.mkstemp(dir=folder, prefix=".upload-")
-        try:
-            with os.fdopen(fd, "wb") as fh:
-                fh.write(data)
-            os.replace(tmp, target)
-        finally:
-            if os.path.exists(tmp):
-                os.unlink(tmp)
+        write_bytes_atomic(target, data)
     return target, image
 
 

@@ -8,8 +8,6 @@ strictly.  Writes go to a temporary file that replaces the target atomically.
 from __future__ import annotations
 
 import json
-import os
-import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -17,6 +15,7 @@ from typing import Any
 import torch
 from torch import nn
 
+from core.atomic import atomic_path
 from core.errors import EquiGuardError, LoadError
 from core.models import ModelConfig, SymmetryAwareCNN, build_model
 from core.training.config import TrainConfig
@@ -74,14 +73,8 @@ def save_checkpoint(path: str | Path, model: SymmetryAwareCNN, metrics: dict[str
         payload["optimizer_state"] = optimizer_state
     if scheduler_state is not None:
         payload["scheduler_state"] = scheduler_state
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    os.close(fd)
-    try:
+    with atomic_path(path) as tmp:
         torch.save(payload, tmp)
-        os.replace(tmp, path)
-    finally:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
     return path
 
 

@@ -208,10 +208,6 @@ def _split_info(dataset: str, split_seed: int, datasets) -> dict[str, Any]:
 
 
 def _write_json(path: Path, data: dict[str, Any]) -> None:
-    import json
-    import tempfile
+    from core.atomic import write_json_atomic
 
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    with os.fdopen(fd, "w") as fh:
-        json.dump(data, fh, indent=2)
-    os.replace(tmp, path)
+    write_json_atomic(path, data)
