@@ -41,7 +41,7 @@ with st.form("fewshot"):
     c1, c2 = st.columns([1, 3])
     cam_score = c1.selectbox("Grad-CAM target", ["log_prob", "distance"],
                              help="log_prob: the true class's episode log-probability (works on our phantoms); "
-                                  "distance: -distance to the true prototype (the paper's target; see README)")
+                                  "distance: -distance to the true prototype (the paper's target; see docs/science/fewshot.md)")
     run_name = c2.text_input("Run name", value=time.strftime("run-%m%d-%H%M"))
     submitted = st.form_submit_button("Launch guided + unguided", type="primary")
 

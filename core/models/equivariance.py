@@ -93,7 +93,7 @@ def smooth_test_images(batch: int, channels: int, size: int, seed: int = 0, blur
 
 
 def measure_equivariance(seed: int = 0) -> dict[str, float]:
-    """The figures quoted in the README: relative errors of fresh (randomly initialised) layers/models.
+    """The figures quoted in docs/science/models.md: relative errors of fresh (randomly initialised) layers/models.
 
     Keys: ``c4_model_90`` (equivariant model logits, 90 degrees), ``c8_model_90``,
     ``c8_layer_45`` (one R2Conv+BN+ReLU on smooth blobs), ``scale_lift`` /

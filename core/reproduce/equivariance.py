@@ -89,7 +89,7 @@ SETTINGS: dict[str, Settings] = {
                       eps=(0.0, 4 / 255, 16 / 255), pgd_steps=2, angles=(0.0, 90.0), scales=(0.8, 1.0),
                       corruptions=("gaussian_noise", "contrast"), severities=(1, 5), clever_images=1,
                       clever_nb_batch=4, clever_batch_size=8),
-    # Sized to finish in well under an hour on two heavily shared cores: the README's numbers.
+    # Sized to finish in well under an hour on two heavily shared cores: the numbers in docs/science/robustness.md.
     "default": Settings(),
     # The paper's protocol on CIFAR-10 on a GPU: 200 epochs of Adam 1e-3, batch 128, PGD-40 with
     # α = 0.005 and ε from 0.005 to 0.075 in pixel units (0.01-0.15 in the paper's [-1, 1] units).

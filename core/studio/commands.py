@@ -44,7 +44,7 @@ def fewshot_argv(workspace: Workspace, *, data: str = "brain-phantom", guidance:
 
     ``cam_score`` defaults to ``log_prob`` here although the CLI defaults to the
     paper's ``distance``: on our phantoms guidance through the paper's target
-    lowered accuracy and CAM-ROI Dice (README, few-shot reproduction), and the
+    lowered accuracy and CAM-ROI Dice (docs/science/fewshot.md), and the
     studio should offer what measurably works.
     """
     argv = ["fewshot", "--dataset", data, "--guidance", guidance, "--way", str(way), "--shot", str(shot),
