@@ -32,6 +32,7 @@ $(VENV)/.installed: pyproject.toml | $(VENV)/bin/python
 
 $(VENV)/.installed-dev: pyproject.toml | $(VENV)/bin/python
 	$(PY) -m pip install --quiet -e '.[dev]'
+	$(PY) -m pip install --quiet --no-deps torchattacks==3.5.1
 	touch $(VENV)/.installed $@
 
 # The browser tests drive Debian's chromium through Playwright; Playwright's own
