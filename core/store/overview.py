@@ -32,11 +32,11 @@ class RoiMaskRow:
     mask_png: bytes
 
 
-def _in(ids: Iterable[int] | None) -> tuple[str, list[int]]:
+def _in(ids: Iterable[int] | None, column: str = "image_id") -> tuple[str, list[int]]:
     if ids is None:
         return "", []
     ids = [int(i) for i in ids]
-    return f" AND image_id IN ({', '.join('?' * len(ids))})" if ids else " AND 0", ids
+    return f" AND {column} IN ({', '.join('?' * len(ids))})" if ids else " AND 0", ids
 
 
 class OverviewMixin:
@@ -94,6 +94,6 @@ class OverviewMixin:
 
     def get_images(self: Database, image_ids: Iterable[int] | None = None) -> dict:
         """``{id: ImageRecord}`` for ``image_ids`` (default all) in one query."""
-        where, args = _in(image_ids)
+        where, args = _in(image_ids, "id")
         rows = self._conn().execute(f"SELECT {_IMAGE_COLUMNS} FROM images WHERE 1" + where, args).fetchall()
         return {row[0]: _image(row) for row in rows}
