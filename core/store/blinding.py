@@ -131,6 +131,23 @@ class BlindingMixin:
         return (self.get_reader(reader).is_adjudicator or not self.is_blinded(image_id)
                 or self.has_submitted(image_id, reader))
 
+    def unblinded_image_ids(self: Database, reader: str | None) -> set[int] | None:
+        """Ids of the images on which ``reader`` may see everyone's work; None means all of them.
+
+        Without a reader only the images that are not blinded qualify.
+        """
+        conn = self._conn()
+        blinded = _blinded_images(conn)
+        if blinded is not None and not blinded:
+            return None
+        name = None if reader is None else validate_reader_name(reader)
+        if name is not None and self.get_reader(name).is_adjudicator:
+            return None
+        everything = {r[0] for r in conn.execute("SELECT id FROM images")}
+        mine = set() if name is None else {r[0] for r in conn.execute(
+            "SELECT image_id FROM submissions WHERE reader = ?", (name,))}
+        return (mine & everything) if blinded is None else (everything - blinded) | mine
+
     def visible_rois(self: Database, image_id: int, reader: str, *, label: str | None = None,
                      include_deleted: bool = False) -> list[RoiRecord]:
         """The ROIs of the image that ``reader`` may see (only their own while blinded)."""

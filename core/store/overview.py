@@ -92,6 +92,21 @@ class OverviewMixin:
                                     + where + " ORDER BY image_id, annotator, label, id", args).fetchall()
         return [RoiMaskRow(i, r, lab, bytes(png)) for i, r, lab, png in rows]
 
+    def revision(self: Database) -> str:
+        """A token that changes whenever an image, ROI, label, submission, profile or blinding changes.
+
+        For caches of whole-workspace computations (the Agreement page).
+        """
+        row = self._conn().execute(
+            "SELECT (SELECT COUNT(*) || ':' || IFNULL(MAX(id), 0) FROM images),"
+            " (SELECT COUNT(*) || ':' || IFNULL(MAX(updated_at), '') FROM rois),"
+            " (SELECT COUNT(*) || ':' || IFNULL(MAX(updated_at), '') FROM image_labels),"
+            " (SELECT COUNT(*) || ':' || IFNULL(MAX(submitted_at), '') FROM submissions),"
+            " (SELECT COUNT(*) || ':' || IFNULL(MAX(updated_at), '') FROM readers),"
+            " (SELECT group_concat(key || '=' || value) FROM settings),"
+            " (SELECT COUNT(*) FROM task_list_images)").fetchone()
+        return "|".join(str(v) for v in row)
+
     def get_images(self: Database, image_ids: Iterable[int] | None = None) -> dict:
         """``{id: ImageRecord}`` for ``image_ids`` (default all) in one query."""
         where, args = _in(image_ids, "id")
