@@ -16,6 +16,7 @@ workspace in a fixed number of queries.  ``add_proposal`` / ``decide_proposal``
 keep model-proposed ROIs with their provenance.
 """
 
+from core.store.bulk import BulkSummary, PlaneRois
 from core.store.database import utc_now
 from core.store.errors import ManifestError, NotFoundError, StaleVersionError, StoreError
 from core.store.export import ExportResult, export_bundle
@@ -37,7 +38,7 @@ __all__ = [
     "ImageRecord", "RoiRecord", "RoiVersion", "ImageLabel", "Job",
     "JOB_STATUSES", "FINAL_JOB_STATUSES", "MAX_JOB_EVENTS", "SCHEMA_VERSION",
     "Reader", "ROLES", "MAX_READER_NAME", "validate_reader_name", "resolve_label",
-    "TaskList", "Submission", "ImageOverview", "RoiMaskRow", "Proposal", "ProposalDecision", "DECISIONS",
+    "PlaneRois", "BulkSummary", "TaskList", "Submission", "ImageOverview", "RoiMaskRow", "Proposal", "ProposalDecision", "DECISIONS",
     "StoreError", "NotFoundError", "StaleVersionError", "ManifestError",
     "export_bundle", "ExportResult", "import_bundle", "ImportSummary",
     "encode_mask", "decode_mask", "mask_digest", "sha256_file", "sha256_bytes", "utc_now",

@@ -85,28 +85,38 @@ class ImagesMixin:
         file states it (areas and distances in mm); registering a known plane
         again fills in a spacing it did not have.
         """
+        with self._write() as conn:
+            return self._insert_image(conn, sha256, source_path, shape=shape, slice_index=slice_index, axis=axis,
+                                      source_shape=source_shape, display_name=display_name, modality=modality,
+                                      spacing=spacing)
+
+    @staticmethod
+    def _insert_image(conn: sqlite3.Connection, sha256: str, source_path: str | os.PathLike, *,
+                      shape: Sequence[int], slice_index: int | None = None, axis: str | None = None,
+                      source_shape: Sequence[int] | None = None, display_name: str | None = None,
+                      modality: str | None = None, spacing: Sequence[float] | None = None) -> int:
+        """:meth:`add_image` inside the caller's write transaction."""
         sha = str(sha256).lower()
         if len(sha) != 64 or any(c not in "0123456789abcdef" for c in sha):
             raise ConfigError(f"image hash must be a 64-character sha256 hex digest, got {sha256!r}")
         index, ax, dims = _check_plane(slice_index, axis, shape)
         spacing_json = _check_spacing(spacing)
-        with self._write() as conn:
-            row = conn.execute("SELECT id, shape, spacing FROM images WHERE sha256 = ? AND slice_index = ? AND axis = ?",
-                               (sha, index, ax)).fetchone()
-            if row is not None:
-                if json.loads(row[1]) != dims:
-                    raise ConfigError(f"image {row[0]} is already registered with shape {tuple(json.loads(row[1]))},"
-                                      f" not {tuple(dims)}")
-                if row[2] is None and spacing_json is not None:
-                    conn.execute("UPDATE images SET spacing = ? WHERE id = ?", (spacing_json, row[0]))
-                return int(row[0])
-            cur = conn.execute(
-                "INSERT INTO images (sha256, source_path, slice_index, axis, shape, source_shape, display_name,"
-                " modality, created_at, spacing) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                (sha, str(source_path), index, ax, json.dumps(dims),
-                 None if source_shape is None else json.dumps([int(v) for v in source_shape]),
-                 display_name, modality, utc_now(), spacing_json))
-            return int(cur.lastrowid)
+        row = conn.execute("SELECT id, shape, spacing FROM images WHERE sha256 = ? AND slice_index = ? AND axis = ?",
+                           (sha, index, ax)).fetchone()
+        if row is not None:
+            if json.loads(row[1]) != dims:
+                raise ConfigError(f"image {row[0]} is already registered with shape {tuple(json.loads(row[1]))},"
+                                  f" not {tuple(dims)}")
+            if row[2] is None and spacing_json is not None:
+                conn.execute("UPDATE images SET spacing = ? WHERE id = ?", (spacing_json, row[0]))
+            return int(row[0])
+        cur = conn.execute(
+            "INSERT INTO images (sha256, source_path, slice_index, axis, shape, source_shape, display_name,"
+            " modality, created_at, spacing) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            (sha, str(source_path), index, ax, json.dumps(dims),
+             None if source_shape is None else json.dumps([int(v) for v in source_shape]),
+             display_name, modality, utc_now(), spacing_json))
+        return int(cur.lastrowid)
 
     def add_image_file(self, path: str | os.PathLike, *, shape: Sequence[int], slice_index: int | None = None,
                        axis: str | None = None, source_shape: Sequence[int] | None = None,

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from core.store.blinding import BlindingMixin
+from core.store.bulk import BulkMixin
 from core.store.database import Database
 from core.store.images import ImagesMixin
 from core.store.jobs import JobsMixin
@@ -16,7 +17,7 @@ __all__ = ["AnnotationStore"]
 
 
 class AnnotationStore(ImagesMixin, RoisMixin, LabelsMixin, ReadersMixin, BlindingMixin, OverviewMixin,
-                      ProposalsMixin, JobsMixin, Database):
+                      ProposalsMixin, BulkMixin, JobsMixin, Database):
     """Images, versioned ROIs, per-reader class labels, reader profiles and blinding, proposals, jobs.
 
     ``AnnotationStore(workspace)`` or ``AnnotationStore("path/to/file.sqlite")``.
