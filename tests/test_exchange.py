@@ -224,6 +224,23 @@ def test_deidentified_export_replaces_identifiers_consistently(sources, tmp_path
         import_seg(other, done.folder / done.seg_files[0])
 
 
+def test_pseudonymizer_leaves_the_source_header_alone_and_is_consistent():
+    import copy
+
+    from core.exchange import Pseudonymizer
+
+    ds = pydicom.dcmread(get_testdata_file("CT_small.dcm"), stop_before_pixels=True)
+    before = copy.deepcopy(ds)
+    pseudo = Pseudonymizer()
+    first, second = pseudo.dataset(ds), pseudo.dataset(ds)
+    assert ds == before  # nothing shared was modified
+    assert first.PatientID == second.PatientID == "ANON0001" and first.StudyInstanceUID == second.StudyInstanceUID
+    assert first.StudyInstanceUID != ds.StudyInstanceUID and first.SOPClassUID == ds.SOPClassUID  # standard UIDs kept
+    assert "InstitutionName" not in first and "PixelData" not in first and first.PatientBirthDate == ""
+    assert not any(elem.tag.is_private for elem in first)
+    assert Pseudonymizer().dataset(ds).StudyInstanceUID != first.StudyInstanceUID  # a new export, a new secret
+
+
 def _store_state(store):
     return store.revision(), len(store.list_rois(include_deleted=True)), len(store.list_images())
 

@@ -22,7 +22,9 @@ import copy
 import hashlib
 import secrets
 
+from pydicom.dataelem import DataElement
 from pydicom.dataset import Dataset
+from pydicom.sequence import Sequence
 from pydicom.uid import generate_uid
 
 from core.io import DICOM_PHI_ATTRIBUTES
@@ -38,6 +40,7 @@ _REMOVE = frozenset(DICOM_PHI_ATTRIBUTES) - {"PatientName", "PatientID", "StudyI
     "IssuerOfPatientID", "PatientWeight", "PatientSize", "ImageComments", "RequestAttributesSequence",
     "ReferencedPatientSequence", "ReferencedStudySequence", "ProtocolName", "AcquisitionDateTime"}
 _EMPTY_VRS = frozenset({"PN", "DA", "DT", "TM"})
+_PIXELS = frozenset({"PixelData", "FloatPixelData", "DoubleFloatPixelData"})
 
 
 class Pseudonymizer:
@@ -59,35 +62,42 @@ class Pseudonymizer:
         return self._patients.setdefault(patient_key, len(self._patients) + 1)
 
     def dataset(self, ds: Dataset) -> Dataset:
-        """A de-identified deep copy of a source header (pixel data is not needed and dropped)."""
-        out = copy.deepcopy(ds)
-        for keyword in ("PixelData", "FloatPixelData", "DoubleFloatPixelData"):
-            if keyword in out:
-                del out[keyword]
+        """A de-identified copy of a source header (pixel data is not needed and dropped).
+
+        Elements kept unchanged are shared with ``ds`` (neither is modified).
+        """
+        out = self._clean(ds)
+        if hasattr(ds, "file_meta"):
+            out.file_meta = copy.deepcopy(ds.file_meta)
         n = self.patient_number(f"{ds.get('PatientID', '')}|{ds.get('PatientName', '')}")
-        out.remove_private_tags()
-        self._clean(out)
-        out.PatientName = f"ANON^{n:04d}"
-        out.PatientID = f"ANON{n:04d}"
-        for keyword in ("PatientBirthDate", "PatientSex", "StudyDate", "StudyTime", "ReferringPhysicianName",
-                        "AccessionNumber", "StudyID"):
-            setattr(out, keyword, "")  # type 2 attributes highdicom copies: present, empty
+        replaced = {"PatientName": f"ANON^{n:04d}", "PatientID": f"ANON{n:04d}"}
+        # type 2 attributes highdicom copies: present, empty
+        replaced.update(dict.fromkeys(("PatientBirthDate", "PatientSex", "StudyDate", "StudyTime",
+                                       "ReferringPhysicianName", "AccessionNumber", "StudyID"), ""))
+        for keyword, value in replaced.items():
+            if keyword in out:
+                del out[keyword]  # a fresh element: the old one may be shared with ``ds``
+            setattr(out, keyword, value)
         if hasattr(out, "file_meta") and "MediaStorageSOPInstanceUID" in out.file_meta:
             out.file_meta.MediaStorageSOPInstanceUID = self.uid(out.file_meta.MediaStorageSOPInstanceUID)
         return out
 
-    def _clean(self, ds: Dataset) -> None:
-        for elem in list(ds):
-            if elem.tag.group & 0xFF00 == 0x6000:  # overlays and curves can carry burned-in text
-                del ds[elem.tag]
-            elif elem.keyword in _REMOVE:
-                del ds[elem.tag]
-            elif elem.VR == "SQ":
-                for item in elem.value:
-                    self._clean(item)
+    def _clean(self, ds: Dataset) -> Dataset:
+        """A new dataset without private, overlay, pixel and identifying elements; names, dates and UIDs replaced."""
+        out = Dataset()
+        for elem in ds:
+            # overlays and curves (60xx, 50xx) can carry burned-in text; pixels are not needed
+            if elem.tag.is_private or elem.tag.group & 0xFF00 in (0x6000, 0x5000) or elem.keyword in _REMOVE \
+                    or elem.keyword in _PIXELS:
+                continue
+            if elem.VR == "SQ":
+                out.add(DataElement(elem.tag, "SQ", Sequence([self._clean(item) for item in elem.value])))
             elif elem.VR in _EMPTY_VRS:
-                elem.value = ""
+                out.add(DataElement(elem.tag, elem.VR, ""))
             elif elem.VR == "UI" and elem.value:
                 values = elem.value if elem.VM > 1 else [elem.value]
                 mapped = [self.uid(v) for v in values]
-                elem.value = mapped if elem.VM > 1 else mapped[0]
+                out.add(DataElement(elem.tag, "UI", mapped if elem.VM > 1 else mapped[0]))
+            else:
+                out.add(elem)
+        return out

@@ -77,6 +77,32 @@ def _slug(text: str) -> str:
     return re.sub(r"[^A-Za-z0-9._-]+", "_", text.strip()).strip("._")[:40] or "reader"
 
 
+def _pixel_array(frames: dict, labels: list[str], layout: dict, n_frames: int, shape: tuple[int, int]) -> np.ndarray:
+    """The segments as highdicom takes them: a (F, R, C) uint8 label map (segment j + 1 where a pixel belongs to
+    label j) when no two labels overlap, otherwise a (F, R, C, S) bool stack.
+
+    Both give the same BINARY SEG; the label map spares highdicom a pass over
+    an array 8 times larger (seconds for a 150-slice 512 x 512 volume).
+    """
+    label_map = np.zeros((n_frames, *shape), np.uint8 if len(labels) < 256 else np.uint16)
+    for j, label in enumerate(labels, start=1):
+        for uid, per_frame in frames[label].items():
+            for f, mask in per_frame.items():
+                plane = label_map[layout[(uid, f)]]
+                if plane[mask].any():  # labels overlap here: only a per-segment stack can say so
+                    return np.stack([_stack_layer(frames[lab], layout, n_frames, shape) for lab in labels], -1)
+                plane[mask] = j
+    return label_map
+
+
+def _stack_layer(per_source: dict, layout: dict, n_frames: int, shape: tuple[int, int]) -> np.ndarray:
+    layer = np.zeros((n_frames, *shape), bool)
+    for uid, per_frame in per_source.items():
+        for f, mask in per_frame.items():
+            layer[layout[(uid, f)]] = mask
+    return layer
+
+
 def build_segmentation(sources: list[DicomSource], frames: dict[str, dict[str, dict[int, np.ndarray]]],
                        reader: str, series_number: int, headers: list | None = None):
     """A highdicom binary :class:`~highdicom.seg.Segmentation` of one reader.
@@ -94,12 +120,7 @@ def build_segmentation(sources: list[DicomSource], frames: dict[str, dict[str, d
     else:
         n_frames = len(sources)
         layout = {(s.sop_instance_uid, 0): k for k, s in enumerate(sources)}
-    rows, cols = sources[0].frame_shape
-    pixels = np.zeros((n_frames, rows, cols, len(labels)), bool)
-    for j, label in enumerate(labels):
-        for uid, per_frame in frames[label].items():
-            for f, mask in per_frame.items():
-                pixels[layout[(uid, f)], :, :, j] = mask
+    pixels = _pixel_array(frames, labels, layout, n_frames, sources[0].frame_shape)
     descriptions = []
     for j, label in enumerate(labels, start=1):
         category, kind = segment_codes(label)
