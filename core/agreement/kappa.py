@@ -33,7 +33,7 @@ def cohen_kappa(a: Sequence[str], b: Sequence[str]) -> float | None:
     n = table.sum()
     p_o = np.trace(table) / n
     p_e = float(table.sum(1) @ table.sum(0)) / n**2
-    return None if np.isclose(p_e, 1.0) else float((p_o - p_e) / (1 - p_e))
+    return None if np.isclose(p_e, 1.0) else round(float((p_o - p_e) / (1 - p_e)), 12)
 
 
 def fleiss_kappa(counts: np.ndarray) -> float | None:
@@ -48,7 +48,7 @@ def fleiss_kappa(counts: np.ndarray) -> float | None:
     p_i = ((table**2).sum(1) - raters) / (raters * (raters - 1))
     p_j = table.sum(0) / table.sum()
     p_e = float((p_j**2).sum())
-    return None if np.isclose(p_e, 1.0) else float((p_i.mean() - p_e) / (1 - p_e))
+    return None if np.isclose(p_e, 1.0) else round(float((p_i.mean() - p_e) / (1 - p_e)), 12)
 
 
 @dataclass

@@ -51,6 +51,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     import warnings
 
+    from core.errors import ConfigError
     from core.store import AnnotationStore, export_bundle, import_bundle
 
     store = AnnotationStore(args.workspace)
@@ -102,8 +103,6 @@ def run(args: argparse.Namespace) -> int:
                 done = import_seg(store, args.bundle, reader=args.reader)
             else:
                 if args.labels is None or args.reader is None:
-                    from core.errors import ConfigError
-
                     raise ConfigError("a NIfTI label map needs --labels V=NAME,... and --reader NAME")
                 done = import_label_map(store, args.bundle, parse_label_names(args.labels), reader=args.reader,
                                         target=args.target, axis=args.axis)
@@ -120,12 +119,13 @@ def run(args: argparse.Namespace) -> int:
 
 
 def _import_format(args: argparse.Namespace) -> str:
+    """The import format: as given, or guessed from the path (label maps by name, SEGs by content)."""
     from pathlib import Path
+
+    from core.exchange.frames import read_header
 
     if args.format != "auto":
         return args.format
-    from core.exchange.frames import read_header
-
     path = Path(args.bundle)
     if path.name.lower().endswith((".nii", ".nii.gz")):
         return "nifti"

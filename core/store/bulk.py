@@ -9,6 +9,8 @@ import numpy as np
 
 from core.store.database import Database
 from core.store.masks import encode_mask, mask_digest
+from core.store.readers import validate_reader_name
+from core.store.rois import _text
 
 __all__ = ["BulkMixin", "PlaneRois", "BulkSummary"]
 
@@ -57,6 +59,7 @@ class BulkMixin:
                 summary.images_existing += existed is not None
                 summary.images_added += existed is None
                 for label, mask, reader, uid in item.rois:
+                    label, reader = _text(label, "ROI label"), validate_reader_name(reader)
                     sha = mask_digest(encode_mask(mask))
                     duplicate = conn.execute(
                         "SELECT 1 FROM rois WHERE uid = ? OR (image_id = ? AND label = ? AND annotator = ? AND"
