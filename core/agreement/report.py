@@ -95,16 +95,22 @@ class AgreementReport:
         return sorted(self.images, key=key)[:n]
 
     def image_rows(self) -> list[dict[str, Any]]:
+        """One table row per image (numbers rounded to 3 decimals for display)."""
         return [{"image": im.image_id, "name": im.name, "readers": len(im.readers), "labels": ", ".join(im.labels),
-                 "min Dice": im.min_dice, "mean Dice": im.mean_dice, "mean IoU": im.mean_iou,
-                 "max HD95 px": im.max_hd95_px, "max HD95 mm": im.max_hd95_mm,
+                 "min Dice": _r(im.min_dice), "mean Dice": _r(im.mean_dice), "mean IoU": _r(im.mean_iou),
+                 "max HD95 px": _r(im.max_hd95_px), "max HD95 mm": _r(im.max_hd95_mm),
                  "class labels": ", ".join(f"{r}: {lab}" for r, lab in sorted(im.class_labels.items())),
                  "labels agree": im.class_labels_agree} for im in self.images]
 
     def reader_rows(self) -> list[dict[str, Any]]:
+        """One table row per reader (numbers rounded to 3 decimals for display)."""
         return [{"reader": r.reader, "role": r.role, "images": r.images, "ROIs": r.rois, "pairs": r.pairs,
-                 "mean Dice": r.mean_dice, "mean IoU": r.mean_iou, "median HD95 px": r.median_hd95_px,
-                 "median HD95 mm": r.median_hd95_mm} for r in self.readers]
+                 "mean Dice": _r(r.mean_dice), "mean IoU": _r(r.mean_iou), "median HD95 px": _r(r.median_hd95_px),
+                 "median HD95 mm": _r(r.median_hd95_mm)} for r in self.readers]
+
+
+def _r(value: float | None) -> float | None:
+    return None if value is None else round(float(value), 3)
 
 
 def _mean(values: Iterable[float]) -> float:
