@@ -377,3 +377,21 @@ def test_cli_export_and_import_with_formats_and_one_line_errors(sources, tmp_pat
     assert code == 2 and "--labels" in err and err.count("\n") == 1
     code, out, err = cli("annotations", "export", str(tmp_path / "deid"), "--format", "dicom", "--no-sr")
     assert code == 0 and "7 SEG, 0 SR" in out and "(de-identified)" in out
+
+
+def test_overlapping_labels_keep_their_own_masks(workspace, tmp_path):
+    store = AnnotationStore(workspace)
+    paths = write_ct_series(workspace.root / "images" / "ct", 2, (32, 32), seed=3)
+    expected = {}
+    for k, path in enumerate(paths):
+        iid = register_plane(store, path, load_image(path), Plane(0, None))
+        for label, mask in (("tumour", box((32, 32), 4, 20, 4, 20)), ("edema", box((32, 32), 10 + k, 28, 10, 28))):
+            store.add_roi(iid, label, mask, annotator="Dr A")
+            expected[(str(pydicom.dcmread(path, stop_before_pixels=True).SOPInstanceUID), label)] = mask
+    done = export_dicom(store, tmp_path / "out", deidentified=False, structured_reports=False)
+    seg = hd.seg.segread(done.folder / done.seg_files[0])
+    assert seg.SegmentsOverlap == "YES"
+    numbers = {str(s.SegmentLabel): int(s.SegmentNumber) for s in seg.SegmentSequence}
+    for (sop, label), mask in expected.items():
+        pixels = seg.get_pixels_by_source_instance(source_sop_instance_uids=[sop], segment_numbers=[numbers[label]])
+        np.testing.assert_array_equal(pixels[0, ..., 0].astype(bool), mask)

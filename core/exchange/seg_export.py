@@ -90,17 +90,19 @@ def _pixel_array(frames: dict, labels: list[str], layout: dict, n_frames: int, s
             for f, mask in per_frame.items():
                 plane = label_map[layout[(uid, f)]]
                 if plane[mask].any():  # labels overlap here: only a per-segment stack can say so
-                    return np.stack([_stack_layer(frames[lab], layout, n_frames, shape) for lab in labels], -1)
+                    return _segment_stack(frames, labels, layout, n_frames, shape)
                 plane[mask] = j
     return label_map
 
 
-def _stack_layer(per_source: dict, layout: dict, n_frames: int, shape: tuple[int, int]) -> np.ndarray:
-    layer = np.zeros((n_frames, *shape), bool)
-    for uid, per_frame in per_source.items():
-        for f, mask in per_frame.items():
-            layer[layout[(uid, f)]] = mask
-    return layer
+def _segment_stack(frames: dict, labels: list[str], layout: dict, n_frames: int,
+                   shape: tuple[int, int]) -> np.ndarray:
+    stack = np.zeros((n_frames, *shape, len(labels)), bool)
+    for j, label in enumerate(labels):
+        for uid, per_frame in frames[label].items():
+            for f, mask in per_frame.items():
+                stack[layout[(uid, f)], :, :, j] = mask
+    return stack
 
 
 def build_segmentation(sources: list[DicomSource], frames: dict[str, dict[str, dict[int, np.ndarray]]],
