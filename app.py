@@ -19,6 +19,7 @@ navigation = st.navigation(
         "Studio": [
             st.Page(PAGES_DIR / "home.py", title="Home", icon=":material/home:", default=True),
             st.Page(PAGES_DIR / "annotate.py", url_path="annotate", title="Annotate", icon=":material/draw:"),
+            st.Page(PAGES_DIR / "agreement.py", url_path="agreement", title="Agreement", icon=":material/group:"),
         ],
         "Expert-guided few-shot": [
             st.Page(PAGES_DIR / "fewshot.py", url_path="fewshot", title="Few-shot training", icon=":material/psychology:"),

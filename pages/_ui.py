@@ -11,7 +11,7 @@ import streamlit as st
 from core.errors import EquiGuardError
 from core.workspace import Workspace
 
-__all__ = ["workspace", "annotator", "job_table", "job_curves", "show_error", "STATUS_ICON"]
+__all__ = ["workspace", "reader", "annotator", "job_table", "job_curves", "show_error", "STATUS_ICON"]
 
 STATUS_ICON = {"queued": ":material/schedule:", "running": ":blue[:material/sync:]",
                "done": ":green[:material/check_circle:]", "failed": ":red[:material/error:]",
@@ -50,11 +50,73 @@ def workspace() -> Workspace:
     return _workspace_for(str(default_workspace_root()))
 
 
+def _oidc_enabled() -> bool:
+    """True when ``.streamlit/secrets.toml`` has an ``[auth]`` section (Streamlit's OIDC login)."""
+    return bool(st.secrets.load_if_toml_exists() and "auth" in st.secrets)
+
+
+def _oidc_reader():
+    """The logged-in user as a reader; adjudicators are listed in secrets ``[equiguard] adjudicators``."""
+    from core.store import AnnotationStore
+
+    if not st.user.is_logged_in:
+        st.sidebar.button("Log in", icon=":material/login:", on_click=st.login, key="reader_login")
+        st.sidebar.caption("Log in to read and annotate.")
+        return None
+    name = str(st.user.get("name") or st.user.get("email") or "")
+    email = str(st.user.get("email") or "")
+    adjudicators = set(st.secrets.get("equiguard", {}).get("adjudicators", []))
+    role = "adjudicator" if (email and email in adjudicators) or name in adjudicators else "reader"
+    try:
+        profile = AnnotationStore(workspace()).register_reader(name, role)
+    except EquiGuardError as exc:
+        show_error(exc)
+        return None
+    st.sidebar.caption(f"Reading as **{profile.name}** · {profile.role}")
+    st.sidebar.button("Log out", on_click=st.logout, key="reader_logout")
+    return profile
+
+
+def reader():
+    """The session's reader profile (:class:`core.store.Reader`), chosen once in the sidebar; None until then.
+
+    With Streamlit's OIDC login configured (docs/user-guide.md) the reader is
+    the verified ``st.user``; otherwise the reader types a name and picks a
+    role once per browser session (kept in ``st.session_state``).
+    """
+    from core.store import ROLES, AnnotationStore, Reader
+
+    if _oidc_enabled():
+        return _oidc_reader()
+    chosen = st.session_state.get("reader_profile")
+    if chosen is not None:
+        profile = Reader(*chosen)
+        st.sidebar.caption(f"Reading as **{profile.name}** · {profile.role}")
+        if st.sidebar.button("Change reader", key="reader_change"):
+            del st.session_state["reader_profile"]
+            st.rerun()
+        return profile
+    with st.sidebar.form("reader_profile_form"):
+        st.markdown("**Reader profile**")
+        name = st.text_input("Reader name", key="reader_name", help="stored with every ROI, label and edit you save")
+        role = st.radio("Role", ROLES, horizontal=True, key="reader_role",
+                        help="an adjudicator sees every reader's work, also in blinded mode")
+        started = st.form_submit_button("Start reading")
+    if started:
+        try:
+            profile = AnnotationStore(workspace()).register_reader(name, role)
+        except EquiGuardError as exc:
+            show_error(exc)
+            return None
+        st.session_state["reader_profile"] = (profile.name, profile.role)
+        st.rerun()
+    return None
+
+
 def annotator() -> str:
-    """The annotator name from the sidebar, remembered for the session."""
-    st.session_state.setdefault("annotator", "")
-    return st.sidebar.text_input("Annotator", key="annotator",
-                                 help="stored with every ROI you save").strip()
+    """The session reader's name ("" until a profile is chosen): what the store records as ``annotator``."""
+    profile = reader()
+    return "" if profile is None else profile.name
 
 
 def show_error(exc: BaseException) -> None:

@@ -186,16 +186,15 @@ if deleted:
 
 # ------------------------------------------------------------------ progress and export
 st.subheader("Progress")
-planes = store.list_images()
-annotated = [p for p in planes if store.list_rois(p.id)]
-st.progress(len(annotated) / len(planes) if planes else 0.0,
-            text=f"{len(annotated)} of {len(planes)} registered images have at least one ROI")
+overview = store.image_overview(annotator or None)  # one aggregated query set, blinding-aware
+annotated = [row for row in overview if row.n_rois]
+st.progress(len(annotated) / len(overview) if overview else 0.0,
+            text=f"{len(annotated)} of {len(overview)} registered images have at least one ROI")
 with st.expander("Annotated images"):
     st.dataframe([{"image": p.display_name, "plane": (f"{p.axis} {p.slice_index}" if p.axis else
                                                      (f"frame {p.slice_index}" if p.slice_index is not None else "")),
-                   "ROIs": len(store.list_rois(p.id)),
-                   "class": (store.get_image_label(p.id).label if store.get_image_label(p.id) else "")}
-                  for p in planes], hide_index=True)
+                   "ROIs": row.n_rois, "class": row.class_label or ""}
+                  for row in overview for p in [row.image]], hide_index=True)
 if st.button("Prepare export (masks + manifest)", key="ann_export"):
     import shutil
 

@@ -21,11 +21,21 @@ SOURCES = {"brain-phantom": "Brain MRI phantom (synthetic, 3 lesion types)",
            "store": "Workspace annotations (class labels + ROIs)",
            "brats": "BraTS folder", "vindr": "VinDr-CXR folder"}
 
+def _roi_sources() -> list[str]:
+    from core.store import AnnotationStore
+
+    return ["union", "majority", "staple", "consensus"] + [f"reader:{r.name}"
+                                                          for r in AnnotationStore(ws).list_readers()]
+
+
 with st.form("fewshot"):
     st.subheader("New experiment")
-    c1, c2 = st.columns([2, 3])
+    c1, c2, c3 = st.columns([2, 2, 3])
     data = c1.selectbox("Data", list(SOURCES), format_func=SOURCES.get)
-    data_root = c2.text_input("Folder (BraTS / VinDr only)", placeholder="/path/to/BraTS2020_TrainingData")
+    roi_source = c2.selectbox("ROI source (workspace data)", _roi_sources(), key="fs_roi_source",
+                              help="whose ROIs guide training when several readers outlined an image: union, "
+                                   "majority vote, STAPLE, consensus (adjudicator, else STAPLE) or one reader")
+    data_root = c3.text_input("Folder (BraTS / VinDr only)", placeholder="/path/to/BraTS2020_TrainingData")
     c1, c2, c3, c4 = st.columns(4)
     way = c1.number_input("N (classes per episode)", 2, 10, 3)
     shot = c2.number_input("K (support per class)", 1, 20, 5)
@@ -48,7 +58,8 @@ with st.form("fewshot"):
 if submitted:
     common = dict(data=data, run=run_name.strip() or "run", way=int(way), shot=int(shot), query=int(query),
                   alpha=float(alpha), backbone=backbone, episodes=int(episodes), eval_episodes=int(eval_episodes),
-                  data_root=data_root.strip() or None, cam_score=cam_score)
+                  data_root=data_root.strip() or None, cam_score=cam_score,
+                  roi_source=roi_source if data == "store" else None)
     for g in (guidance, "none"):
         argv = commands.fewshot_argv(ws, guidance=g, **common)
         label = f"guided ({g})" if g != "none" else "unguided"

@@ -10,8 +10,8 @@ from streamlit.testing.v1 import AppTest
 from conftest import REPO_ROOT
 
 APP = str(REPO_ROOT / "app.py")
-PAGES = ["pages/home.py", "pages/annotate.py", "pages/fewshot.py", "pages/symmetry.py", "pages/attack_lab.py",
-         "pages/robustness.py"]
+PAGES = ["pages/home.py", "pages/annotate.py", "pages/agreement.py", "pages/fewshot.py", "pages/symmetry.py",
+         "pages/attack_lab.py", "pages/robustness.py"]
 
 
 @pytest.fixture

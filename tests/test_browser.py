@@ -23,7 +23,7 @@ from conftest import ARTIFACTS, REPO_ROOT
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
                  "--disable-component-update", "--disable-sync"]
-PAGES = {"home": "", "annotate": "annotate", "fewshot": "fewshot", "symmetry": "symmetry",
+PAGES = {"home": "", "annotate": "annotate", "agreement": "agreement", "fewshot": "fewshot", "symmetry": "symmetry",
          "attack_lab": "attack_lab", "robustness": "robustness"}
 
 pytestmark = [
@@ -145,9 +145,9 @@ def test_draw_polygon_on_canvas_and_save(studio_url, studio_workspace, page):
     _goto(page, f"{studio_url}/annotate")
     # The first file in the sidebar list is demo/CT_small.dcm (sorted); make sure that is what is open.
     assert page.get_by_text("demo/CT_small.dcm").count() >= 1
-    annotator = page.get_by_label("Annotator", exact=True)
-    annotator.fill("browser-test")
-    annotator.press("Enter")
+    page.get_by_label("Reader name", exact=True).fill("browser-test")
+    page.get_by_role("button", name="Start reading").click()
+    page.get_by_text("Reading as").wait_for(timeout=30000)
     _wait_for_app(page)
 
     canvases = page.locator("canvas")

@@ -249,7 +249,7 @@ def test_image_mask_is_the_union_of_live_rois(store):
         store.image_mask(999)
 
 
-@pytest.mark.parametrize("package", ["core.store", "core.roi"])
+@pytest.mark.parametrize("package", ["core.store", "core.roi", "core.agreement", "core.assist", "core.exchange"])
 def test_every_public_name_exists_and_is_documented(package):
     import importlib
     import inspect

@@ -119,6 +119,25 @@ def test_bundle_from_a_dicom_contains_no_patient_identifiers(store, tmp_path):
     named = export_bundle(store, tmp_path / "named", include_source_paths=True)
     doc = json.loads(named.manifest.read_text())
     assert doc["deidentified"] is False and doc["images"][0]["source_path"] == str(source.resolve())
+    # DICOM SEG and SR carry patient and study modules by design: de-identified, every byte is clean too
+    from core.exchange import export_dicom
+
+    uids = [str(ds.StudyInstanceUID), str(ds.SeriesInstanceUID), str(ds.SOPInstanceUID),
+            str(ds.FrameOfReferenceUID)]
+    dicom = export_dicom(store, tmp_path / "dicom")
+    files = [p for p in dicom.folder.rglob("*") if p.is_file()]
+    assert len(dicom.seg_files) == len(dicom.sr_files) == 1 and len(files) == 3
+    for p in files:
+        data = p.read_bytes()
+        for text in phi + uids + [str(source.parent), source.name, str(ds.StudyDate)]:
+            assert text.encode() not in data, (text, p)
+    seg = pydicom.dcmread(dicom.folder / dicom.seg_files[0])
+    sr = pydicom.dcmread(dicom.folder / dicom.sr_files[0])
+    assert seg.PatientID == sr.PatientID and seg.StudyInstanceUID == sr.StudyInstanceUID  # consistent pseudonyms
+    # identified mode is opt-in and keeps them
+    kept = export_dicom(store, tmp_path / "dicom-identified", deidentified=False)
+    seg = pydicom.dcmread(kept.folder / kept.seg_files[0])
+    assert str(seg.PatientName) == str(ds.PatientName) and seg.StudyInstanceUID == ds.StudyInstanceUID
 
 
 @pytest.mark.parametrize("name", ["anatomical.nii", "reoriented_anat_moved.nii"])

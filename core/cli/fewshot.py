@@ -18,6 +18,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     d.add_argument("--vindr-merge", choices=("union", "majority", "single"), default="union",
                    help="VinDr: merge the readers' boxes as a union, by majority, or take a single reader")
     d.add_argument("--vindr-reader", default=None, help="VinDr: reader id (rad_id) for --vindr-merge single")
+    d.add_argument("--roi-source", default="union", metavar="SOURCE",
+                   help="store: whose ROIs guide training: union (default), majority, staple, consensus "
+                        "(adjudicator, else STAPLE) or reader:NAME")
     d.add_argument("--size", type=int, default=64, help="image side after resizing (default 64)")
     d.add_argument("--patients", type=int, default=48, help="phantom patients (default 48)")
     d.add_argument("--slices", type=int, default=4, help="phantom images per patient (default 4)")
@@ -70,7 +73,7 @@ def run(args: argparse.Namespace) -> int:
                        spurious=args.spurious, patients=args.patients, slices=args.slices, size=args.size,
                        test_fraction=args.test_fraction, eval_episodes=args.eval_episodes,
                        cam_episodes=args.cam_episodes, vindr_merge=args.vindr_merge,
-                       vindr_reader=args.vindr_reader, train=train)
+                       vindr_reader=args.vindr_reader, roi_source=args.roi_source, train=train)
     out = Path(args.out) if args.out else (args.workspace.checkpoints / "fewshot" /
                                            f"{args.dataset}-{args.guidance}-seed{args.seed}")
     result = run_fewshot(config, out, progress=args.progress, workspace=args.workspace)

@@ -41,13 +41,19 @@ class RunConfig:
     cam_episodes: int = 50
     vindr_merge: str = "union"
     vindr_reader: str | None = None
+    roi_source: str = "union"  # store dataset: whose ROIs train the guidance (core.agreement.sources)
     train: TrainConfig = None  # type: ignore[assignment]
 
     def __post_init__(self) -> None:
+        from core.agreement import RoiSource
+
         if self.train is None:
             self.train = TrainConfig()
         if self.dataset not in DATASETS:
             raise ConfigError(f"unknown dataset {self.dataset!r}; choose one of {', '.join(DATASETS)}")
+        self.roi_source = str(RoiSource.parse(self.roi_source))
+        if self.roi_source != "union" and self.dataset != "store":
+            raise ConfigError("--roi-source applies to the store dataset (VinDr readers: --vindr-merge)")
 
 
 def write_json(path: Path, obj) -> None:
@@ -83,7 +89,7 @@ def load_split(config: RunConfig, workspace=None) -> tuple[FewShotData, FewShotD
 
         if workspace is None:
             raise ConfigError("the store dataset needs a workspace")
-        data = store_dataset(workspace, size=config.size)
+        data = store_dataset(workspace, size=config.size, roi_source=config.roi_source)
     else:
         if not config.data_root:
             raise ConfigError(f"--data-root is required for the {config.dataset} dataset")
@@ -134,7 +140,7 @@ def run_fewshot(config: RunConfig, out_dir: str | Path, progress: ProgressCallba
     }
     save_checkpoint(out / "checkpoint.pt", model, model_config(model, train.in_channels, config.hidden, config.backbone),
                     train.images[ref.support], support_labels, train.class_names,
-                    extra={"dataset": config.dataset, "guidance": config.train.guidance,
+                    extra={"dataset": config.dataset, "roi_source": config.roi_source, "guidance": config.train.guidance,
                            "cam_score": config.train.cam_score, "first_order": config.train.first_order})
     write_json(out / "metrics.json", result)
     return result

@@ -140,6 +140,8 @@ def export_bundle(store: AnnotationStore, folder: str | os.PathLike, *, image_id
                 "modality": im.modality,
                 "class_label": None if label is None else {"label": label.label, "annotator": label.annotator,
                                                            "updated_at": label.updated_at},
+                "reader_labels": [{"label": lab.label, "annotator": lab.annotator, "updated_at": lab.updated_at}
+                                  for lab in store.reader_labels(im.id)],
             }
             if include_source_paths:
                 entry["source_path"] = im.source_path

@@ -34,15 +34,29 @@ def sha256_file(path: str | os.PathLike) -> str:
 
 
 def _image(row: sqlite3.Row | tuple) -> ImageRecord:
-    (id_, sha, source, index, axis, shape, source_shape, name, modality, created) = row
+    (id_, sha, source, index, axis, shape, source_shape, name, modality, created, spacing) = row
     return ImageRecord(
         id=id_, sha256=sha, source_path=source,
         slice_index=None if index < 0 else index, axis=axis or None,
         shape=tuple(json.loads(shape)), source_shape=None if source_shape is None else tuple(json.loads(source_shape)),
-        display_name=name, modality=modality, created_at=created)
+        display_name=name, modality=modality, created_at=created,
+        spacing=None if spacing is None else tuple(json.loads(spacing)))
 
 
-_COLUMNS = "id, sha256, source_path, slice_index, axis, shape, source_shape, display_name, modality, created_at"
+_COLUMNS = ("id, sha256, source_path, slice_index, axis, shape, source_shape, display_name, modality, created_at,"
+            " spacing")
+
+
+def _check_spacing(spacing: Sequence[float] | None) -> str | None:
+    if spacing is None:
+        return None
+    try:
+        values = [float(v) for v in spacing]
+    except (TypeError, ValueError):
+        raise ConfigError(f"pixel spacing must be two numbers (row, col) in mm, got {spacing!r}") from None
+    if len(values) != 2 or not all(0 < v < 1e4 for v in values):
+        raise ConfigError(f"pixel spacing must be two positive numbers (row, col) in mm, got {tuple(spacing)}")
+    return json.dumps(values)
 
 
 def _check_plane(slice_index: int | None, axis: str | None, shape: Sequence[int]) -> tuple[int, str, list[int]]:
@@ -64,35 +78,55 @@ class ImagesMixin:
     def add_image(self: Database, sha256: str, source_path: str | os.PathLike, *, shape: Sequence[int],
                   slice_index: int | None = None, axis: str | None = None,
                   source_shape: Sequence[int] | None = None, display_name: str | None = None,
-                  modality: str | None = None) -> int:
-        """Register a 2-D plane (whole image, frame or volume slice) and return its id."""
+                  modality: str | None = None, spacing: Sequence[float] | None = None) -> int:
+        """Register a 2-D plane (whole image, frame or volume slice) and return its id.
+
+        ``spacing`` is the plane's (row, col) pixel size in mm when the source
+        file states it (areas and distances in mm); registering a known plane
+        again fills in a spacing it did not have.
+        """
+        with self._write() as conn:
+            return self._insert_image(conn, sha256, source_path, shape=shape, slice_index=slice_index, axis=axis,
+                                      source_shape=source_shape, display_name=display_name, modality=modality,
+                                      spacing=spacing)
+
+    @staticmethod
+    def _insert_image(conn: sqlite3.Connection, sha256: str, source_path: str | os.PathLike, *,
+                      shape: Sequence[int], slice_index: int | None = None, axis: str | None = None,
+                      source_shape: Sequence[int] | None = None, display_name: str | None = None,
+                      modality: str | None = None, spacing: Sequence[float] | None = None) -> int:
+        """:meth:`add_image` inside the caller's write transaction."""
         sha = str(sha256).lower()
         if len(sha) != 64 or any(c not in "0123456789abcdef" for c in sha):
             raise ConfigError(f"image hash must be a 64-character sha256 hex digest, got {sha256!r}")
         index, ax, dims = _check_plane(slice_index, axis, shape)
-        with self._write() as conn:
-            row = conn.execute("SELECT id, shape FROM images WHERE sha256 = ? AND slice_index = ? AND axis = ?",
-                               (sha, index, ax)).fetchone()
-            if row is not None:
-                if json.loads(row[1]) != dims:
-                    raise ConfigError(f"image {row[0]} is already registered with shape {tuple(json.loads(row[1]))},"
-                                      f" not {tuple(dims)}")
-                return int(row[0])
-            cur = conn.execute(
-                "INSERT INTO images (sha256, source_path, slice_index, axis, shape, source_shape, display_name,"
-                " modality, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                (sha, str(source_path), index, ax, json.dumps(dims),
-                 None if source_shape is None else json.dumps([int(v) for v in source_shape]),
-                 display_name, modality, utc_now()))
-            return int(cur.lastrowid)
+        spacing_json = _check_spacing(spacing)
+        row = conn.execute("SELECT id, shape, spacing FROM images WHERE sha256 = ? AND slice_index = ? AND axis = ?",
+                           (sha, index, ax)).fetchone()
+        if row is not None:
+            if json.loads(row[1]) != dims:
+                raise ConfigError(f"image {row[0]} is already registered with shape {tuple(json.loads(row[1]))},"
+                                  f" not {tuple(dims)}")
+            if row[2] is None and spacing_json is not None:
+                conn.execute("UPDATE images SET spacing = ? WHERE id = ?", (spacing_json, row[0]))
+            return int(row[0])
+        cur = conn.execute(
+            "INSERT INTO images (sha256, source_path, slice_index, axis, shape, source_shape, display_name,"
+            " modality, created_at, spacing) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            (sha, str(source_path), index, ax, json.dumps(dims),
+             None if source_shape is None else json.dumps([int(v) for v in source_shape]),
+             display_name, modality, utc_now(), spacing_json))
+        return int(cur.lastrowid)
 
     def add_image_file(self, path: str | os.PathLike, *, shape: Sequence[int], slice_index: int | None = None,
                        axis: str | None = None, source_shape: Sequence[int] | None = None,
-                       display_name: str | None = None, modality: str | None = None) -> int:
+                       display_name: str | None = None, modality: str | None = None,
+                       spacing: Sequence[float] | None = None) -> int:
         """:meth:`add_image` with the hash computed from the file at ``path``."""
         p = Path(path)
         return self.add_image(sha256_file(p), str(p.resolve()), shape=shape, slice_index=slice_index, axis=axis,
-                              source_shape=source_shape, display_name=display_name, modality=modality)
+                              source_shape=source_shape, display_name=display_name, modality=modality,
+                              spacing=spacing)
 
     def get_image(self: Database, image_id: int) -> ImageRecord:
         row = self._conn().execute(f"SELECT {_COLUMNS} FROM images WHERE id = ?", (int(image_id),)).fetchone()

@@ -34,8 +34,8 @@ def import_bundle(store: AnnotationStore, bundle: str | os.PathLike, *,
     Everything is checked before anything is written: the manifest's
     structure, that every mask file exists inside the bundle, matches its
     sha256 and has its image's shape.  Importing again adds nothing: images
-    are matched by (sha256, index, axis), ROIs by uid.  An image that already
-    has a class label keeps it.  Imported ROIs start a new history at version 1.
+    are matched by (sha256, index, axis), ROIs by uid.  A reader who already
+    labelled an image keeps their label.  Imported ROIs start a new history at version 1.
     """
     path = Path(bundle).expanduser()
     manifest = path / MANIFEST_NAME if path.is_dir() else path
@@ -77,10 +77,13 @@ def import_bundle(store: AnnotationStore, bundle: str | os.PathLike, *,
             summary.images_added += 1
         else:
             summary.images_existing += 1
-        label = img.get("class_label")
-        if label is not None:
-            if store.get_image_label(ids[key]) is None:
-                store.set_image_label(ids[key], label["label"], label.get("annotator") or "import")
+        readers = img.get("reader_labels")
+        if readers is None:  # bundles written before per-reader labels: the image's one label
+            readers = [] if img.get("class_label") is None else [img["class_label"]]
+        for label in readers:
+            annotator = label.get("annotator") or "import"
+            if store.get_image_label(ids[key], reader=annotator) is None:
+                store.set_image_label(ids[key], label["label"], annotator)
                 summary.labels_set += 1
             else:
                 summary.labels_kept += 1

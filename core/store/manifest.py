@@ -15,7 +15,9 @@ import re
 from pathlib import Path, PurePosixPath
 from typing import Any
 
+from core.errors import ConfigError
 from core.store.errors import ManifestError
+from core.store.readers import validate_reader_name
 
 __all__ = ["FORMAT", "FORMAT_VERSION", "MANIFEST_NAME", "image_key", "slug", "validate_manifest", "bundle_path"]
 
@@ -61,6 +63,16 @@ def _need(obj: dict, key: str, kind: type | tuple, where: str, optional: bool = 
     return value
 
 
+def _reader(obj: dict, where: str, optional: bool = False) -> None:
+    """The ``annotator`` must be a valid reader name (checked before anything is imported)."""
+    name = _need(obj, "annotator", str, where, optional=optional)
+    if name is not None:
+        try:
+            validate_reader_name(name)
+        except ConfigError as exc:
+            raise ManifestError(f"{where}: {exc}") from None
+
+
 def validate_manifest(doc: Any) -> dict:
     """Check a parsed manifest's structure; raise :class:`ManifestError` with the first problem."""
     if not isinstance(doc, dict):
@@ -97,6 +109,12 @@ def validate_manifest(doc: Any) -> dict:
             if not isinstance(label, dict):
                 raise ManifestError(f"{where} has an invalid class_label")
             _need(label, "label", str, f"{where} class_label")
+            _reader(label, f"{where} class_label", optional=True)
+        readers = _need(img, "reader_labels", list, where, optional=True) or []
+        for k, lab in enumerate(readers):
+            if not isinstance(lab, dict) or not _need(lab, "label", str, f"{where} reader label #{k}").strip():
+                raise ManifestError(f"{where} has an invalid reader label #{k}")
+            _reader(lab, f"{where} reader label #{k}")
     uids = set()
     for i, roi in enumerate(rois):
         where = f"manifest ROI #{i}"
@@ -111,6 +129,7 @@ def validate_manifest(doc: Any) -> dict:
         for key in ("label", "annotator", "mask"):
             if not _need(roi, key, str, where).strip():
                 raise ManifestError(f"{where} has an empty {key!r}")
+        _reader(roi, where)
         if not _HEX64.match(_need(roi, "mask_sha256", str, where)):
             raise ManifestError(f"{where} has an invalid mask_sha256")
     return doc

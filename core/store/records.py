@@ -10,9 +10,16 @@ import numpy as np
 
 from core.store.masks import decode_mask
 
-__all__ = ["ImageRecord", "RoiRecord", "RoiVersion", "ImageLabel", "Job", "JOB_STATUSES", "FINAL_JOB_STATUSES"]
+__all__ = ["ImageRecord", "RoiRecord", "RoiVersion", "ImageLabel", "Job", "JOB_STATUSES", "FINAL_JOB_STATUSES",
+           "Reader", "ROLES", "TaskList", "Submission", "ImageOverview", "Proposal", "ProposalDecision",
+           "DECISIONS"]
 
 JOB_STATUSES = ("queued", "running", "done", "failed", "cancelled")
+#: Reader roles: a ``reader`` is blinded to other readers' work where blinding is on; an
+#: ``adjudicator`` always sees everything and their class label decides the image's label.
+ROLES = ("reader", "adjudicator")
+#: What a reader did with a model-proposed ROI.
+DECISIONS = ("accepted", "edited", "rejected")
 FINAL_JOB_STATUSES = frozenset({"done", "failed", "cancelled"})
 
 
@@ -36,6 +43,7 @@ class ImageRecord:
     display_name: str | None
     modality: str | None
     created_at: str
+    spacing: tuple[float, float] | None = None  # (row, col) mm of the plane, when the source says so
 
 
 @dataclass(frozen=True)
@@ -85,7 +93,7 @@ class RoiVersion:
 
 @dataclass(frozen=True)
 class ImageLabel:
-    """The class label of an image (used for few-shot training)."""
+    """One reader's class label of an image (``annotator`` is the reader)."""
 
     image_id: int
     label: str
@@ -117,6 +125,88 @@ class Job:
     @property
     def is_final(self) -> bool:
         return self.status in FINAL_JOB_STATUSES
+
+
+@dataclass(frozen=True)
+class Reader:
+    """A reader profile: ``name`` (as stored in every ROI/label's ``annotator``) and ``role`` (see :data:`ROLES`)."""
+
+    name: str
+    role: str = "reader"
+
+    @property
+    def is_adjudicator(self) -> bool:
+        return self.role == "adjudicator"
+
+
+@dataclass(frozen=True)
+class TaskList:
+    """A named, ordered list of images; ``blinded`` turns blinded reading on for its images."""
+
+    id: int
+    name: str
+    blinded: bool
+    created_at: str
+    image_ids: tuple[int, ...] = ()
+
+
+@dataclass(frozen=True)
+class Submission:
+    """A reader declared their reading of an image finished (in blinded mode this unblinds it for them)."""
+
+    image_id: int
+    reader: str
+    submitted_at: str
+
+
+@dataclass(frozen=True)
+class ImageOverview:
+    """One row of :meth:`AnnotationStore.image_overview`: what a reader may see of an image, counted.
+
+    ``n_rois``/``readers``/``class_label`` count only what the reader is allowed
+    to see (everything when the image is not blinded, the reader submitted it,
+    or is an adjudicator).
+    """
+
+    image: ImageRecord
+    n_rois: int
+    readers: tuple[str, ...]
+    class_label: str | None
+    blinded: bool
+    submitted: bool
+    n_submissions: int
+
+
+@dataclass(frozen=True)
+class Proposal:
+    """An ROI proposed by a model (``mask`` (H, W) bool), before any reader decided on it."""
+
+    id: int
+    image_id: int
+    label: str
+    model: str
+    model_sha256: str
+    method: dict[str, Any]
+    mask_png: bytes = field(repr=False)
+    mask_sha256: str
+    area: int
+    score: float | None
+    created_at: str
+
+    @property
+    def mask(self) -> np.ndarray:
+        return decode_mask(self.mask_png)
+
+
+@dataclass(frozen=True)
+class ProposalDecision:
+    """A reader's decision on a proposal; ``roi_id`` is the ROI it became (None when rejected)."""
+
+    proposal_id: int
+    reader: str
+    decision: str
+    roi_id: int | None
+    decided_at: str
 
 
 def loads(text: str | None) -> Any:

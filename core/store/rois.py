@@ -20,6 +20,7 @@ from core.errors import ConfigError
 from core.store.database import Database, utc_now
 from core.store.errors import NotFoundError, StaleVersionError, StoreError
 from core.store.masks import encode_mask, mask_digest
+from core.store.readers import validate_reader_name
 from core.store.records import RoiRecord, RoiVersion, loads
 
 __all__ = ["RoisMixin"]
@@ -102,37 +103,43 @@ class RoisMixin:
                      (current.id, version, op, label, geometry, png, sha, area, annotator, int(deleted), now, parent))
         return RoisMixin._current(conn, current.id)
 
+    @staticmethod
+    def _insert_roi(conn: sqlite3.Connection, image_id: int, label: str, mask: np.ndarray, *, annotator: str,
+                    geometry: Any = None, uid: str | None = None) -> RoiRecord:
+        """Validate and insert a new ROI (version 1) inside the caller's write transaction."""
+        label = _text(label, "ROI label")
+        annotator = validate_reader_name(annotator)
+        png, sha, area = _encode(mask)
+        geometry_json = _geometry(geometry)
+        uid = uid or uuid.uuid4().hex
+        row = conn.execute("SELECT shape FROM images WHERE id = ?", (int(image_id),)).fetchone()
+        if row is None:
+            raise NotFoundError(f"image {image_id} does not exist in this workspace")
+        shape = tuple(json.loads(row[0]))
+        if tuple(np.shape(mask)) != shape:
+            raise ConfigError(f"ROI mask has shape {tuple(np.shape(mask))} but image {image_id} is {shape}")
+        if conn.execute("SELECT 1 FROM rois WHERE uid = ?", (uid,)).fetchone():
+            raise StoreError(f"an ROI with uid {uid} already exists")
+        now = utc_now()
+        cur = conn.execute(
+            "INSERT INTO rois (uid, image_id, label, geometry, mask_png, mask_sha256, area, annotator, version,"
+            " deleted, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, 1, 0, ?, ?)",
+            (uid, int(image_id), label, geometry_json, png, sha, area, annotator, now, now))
+        roi_id = int(cur.lastrowid)
+        conn.execute(f"INSERT INTO roi_versions ({_HISTORY}) VALUES (?, 1, 'create', ?, ?, ?, ?, ?, ?, 0, ?, 0)",
+                     (roi_id, label, geometry_json, png, sha, area, annotator, now))
+        return RoisMixin._current(conn, roi_id)
+
     # ------------------------------------------------------------------- API
     def add_roi(self: Database, image_id: int, label: str, mask: np.ndarray, *, annotator: str,
                 geometry: Any = None, uid: str | None = None) -> RoiRecord:
         """Save a new ROI: ``mask`` bool (H, W) in the image's pixels, ``geometry`` the canvas object(s).
 
         Returns the stored record (version 1).  The mask shape must equal the
-        image's (H, W).
+        image's (H, W); ``annotator`` is the reader (:func:`validate_reader_name`).
         """
-        label = _text(label, "ROI label")
-        annotator = _text(annotator, "annotator name")
-        png, sha, area = _encode(mask)
-        geometry_json = _geometry(geometry)
-        uid = uid or uuid.uuid4().hex
         with self._write() as conn:
-            row = conn.execute("SELECT shape FROM images WHERE id = ?", (int(image_id),)).fetchone()
-            if row is None:
-                raise NotFoundError(f"image {image_id} does not exist in this workspace")
-            shape = tuple(json.loads(row[0]))
-            if tuple(np.shape(mask)) != shape:
-                raise ConfigError(f"ROI mask has shape {tuple(np.shape(mask))} but image {image_id} is {shape}")
-            if conn.execute("SELECT 1 FROM rois WHERE uid = ?", (uid,)).fetchone():
-                raise StoreError(f"an ROI with uid {uid} already exists")
-            now = utc_now()
-            cur = conn.execute(
-                "INSERT INTO rois (uid, image_id, label, geometry, mask_png, mask_sha256, area, annotator, version,"
-                " deleted, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, 1, 0, ?, ?)",
-                (uid, int(image_id), label, geometry_json, png, sha, area, annotator, now, now))
-            roi_id = int(cur.lastrowid)
-            conn.execute(f"INSERT INTO roi_versions ({_HISTORY}) VALUES (?, 1, 'create', ?, ?, ?, ?, ?, ?, 0, ?, 0)",
-                         (roi_id, label, geometry_json, png, sha, area, annotator, now))
-            return self._current(conn, roi_id)
+            return self._insert_roi(conn, image_id, label, mask, annotator=annotator, geometry=geometry, uid=uid)
 
     def update_roi(self: Database, roi_id: int, *, expected_version: int, annotator: str,
                    label: str | None = None, mask: np.ndarray | None = None, geometry: Any = _UNSET) -> RoiRecord:
@@ -140,7 +147,7 @@ class RoisMixin:
 
         Fields left out keep their values; the version goes up by one.
         """
-        annotator = _text(annotator, "annotator name")
+        annotator = validate_reader_name(annotator)
         new_label = None if label is None else _text(label, "ROI label")
         encoded = None if mask is None else _encode(mask)
         geometry_json = _UNSET if geometry is _UNSET else _geometry(geometry)
@@ -163,7 +170,7 @@ class RoisMixin:
 
     def _set_deleted(self: Database, roi_id: int, deleted: bool, annotator: str,
                      expected_version: int | None) -> RoiRecord:
-        annotator = _text(annotator, "annotator name")
+        annotator = validate_reader_name(annotator)
         with self._write() as conn:
             current = self._current(conn, roi_id)
             self._check_version(current, expected_version)
@@ -189,7 +196,7 @@ class RoisMixin:
         Undoing the creation deletes the ROI (softly); raises :class:`StoreError`
         when there is nothing left to undo.
         """
-        annotator = _text(annotator, "annotator name")
+        annotator = validate_reader_name(annotator)
         with self._write() as conn:
             current = self._current(conn, roi_id)
             self._check_version(current, expected_version)
@@ -225,8 +232,12 @@ class RoisMixin:
         return None if row is None else _roi(row)
 
     def list_rois(self: Database, image_id: int | None = None, *, label: str | None = None,
-                  include_deleted: bool = False) -> list[RoiRecord]:
-        """ROIs (oldest first), optionally of one image and/or one label."""
+                  annotator: str | None = None, include_deleted: bool = False) -> list[RoiRecord]:
+        """ROIs (oldest first), optionally of one image, one label and/or one reader (``annotator``).
+
+        This lists every reader's ROIs; what a reader may see in blinded mode
+        is :meth:`visible_rois`.
+        """
         where, args = [], []
         if image_id is not None:
             where.append("image_id = ?")
@@ -234,6 +245,9 @@ class RoisMixin:
         if label is not None:
             where.append("label = ?")
             args.append(label)
+        if annotator is not None:
+            where.append("annotator = ?")
+            args.append(annotator)
         if not include_deleted:
             where.append("deleted = 0")
         sql = f"SELECT {_COLUMNS} FROM rois" + (" WHERE " + " AND ".join(where) if where else "") + " ORDER BY id"

@@ -91,6 +91,76 @@ MIGRATIONS: list[list[str]] = [
             PRIMARY KEY (job_id, seq)
         )""",
     ],
+    # 2: reader studies. Reader profiles and roles; class labels per reader (the table is rebuilt
+    # with the key (image, reader), every existing label kept as its annotator's); per-plane pixel
+    # spacing; blinded mode (workspace setting or per task list) with one submission per reader x
+    # image; model-proposed ROIs and each reader's decision on them.
+    [
+        """CREATE TABLE readers (
+            name TEXT PRIMARY KEY,
+            role TEXT NOT NULL CHECK (role IN ('reader', 'adjudicator')),
+            created_at TEXT NOT NULL,
+            updated_at TEXT NOT NULL
+        )""",
+        """CREATE TABLE image_labels_v2 (
+            image_id INTEGER NOT NULL REFERENCES images(id) ON DELETE CASCADE,
+            annotator TEXT NOT NULL,
+            label TEXT NOT NULL,
+            updated_at TEXT NOT NULL,
+            PRIMARY KEY (image_id, annotator)
+        )""",
+        "INSERT INTO image_labels_v2 (image_id, annotator, label, updated_at)"
+        " SELECT image_id, annotator, label, updated_at FROM image_labels",
+        "DROP TABLE image_labels",
+        "ALTER TABLE image_labels_v2 RENAME TO image_labels",
+        "ALTER TABLE images ADD COLUMN spacing TEXT",   # JSON [row_mm, col_mm] of the plane, if known
+        "CREATE INDEX rois_by_annotator ON rois(annotator, image_id)",
+        """CREATE TABLE settings (
+            key TEXT PRIMARY KEY,
+            value TEXT NOT NULL
+        )""",
+        """CREATE TABLE task_lists (
+            id INTEGER PRIMARY KEY,
+            name TEXT NOT NULL UNIQUE,
+            blinded INTEGER NOT NULL DEFAULT 0 CHECK (blinded IN (0, 1)),
+            created_at TEXT NOT NULL
+        )""",
+        """CREATE TABLE task_list_images (
+            task_list_id INTEGER NOT NULL REFERENCES task_lists(id) ON DELETE CASCADE,
+            image_id INTEGER NOT NULL REFERENCES images(id) ON DELETE CASCADE,
+            position INTEGER NOT NULL,
+            PRIMARY KEY (task_list_id, image_id)
+        )""",
+        "CREATE INDEX task_list_images_by_image ON task_list_images(image_id)",
+        """CREATE TABLE submissions (
+            image_id INTEGER NOT NULL REFERENCES images(id) ON DELETE CASCADE,
+            reader TEXT NOT NULL,
+            submitted_at TEXT NOT NULL,
+            PRIMARY KEY (image_id, reader)
+        )""",
+        """CREATE TABLE roi_proposals (
+            id INTEGER PRIMARY KEY,
+            image_id INTEGER NOT NULL REFERENCES images(id) ON DELETE CASCADE,
+            label TEXT NOT NULL,
+            model TEXT NOT NULL,                       -- checkpoint name
+            model_sha256 TEXT NOT NULL,                -- of the checkpoint file
+            method TEXT NOT NULL,                      -- JSON: explainer, threshold, smoothing, class, ...
+            mask_png BLOB NOT NULL,
+            mask_sha256 TEXT NOT NULL,
+            area INTEGER NOT NULL,
+            score REAL,                                -- the model's uncertainty/confidence, if given
+            created_at TEXT NOT NULL
+        )""",
+        "CREATE INDEX roi_proposals_by_image ON roi_proposals(image_id)",
+        """CREATE TABLE proposal_decisions (
+            proposal_id INTEGER NOT NULL REFERENCES roi_proposals(id) ON DELETE CASCADE,
+            reader TEXT NOT NULL,
+            decision TEXT NOT NULL CHECK (decision IN ('accepted', 'edited', 'rejected')),
+            roi_id INTEGER REFERENCES rois(id) ON DELETE SET NULL,   -- the ROI it became (not when rejected)
+            decided_at TEXT NOT NULL,
+            PRIMARY KEY (proposal_id, reader)
+        )""",
+    ],
 ]
 
 SCHEMA_VERSION = len(MIGRATIONS)

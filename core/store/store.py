@@ -2,17 +2,23 @@
 
 from __future__ import annotations
 
+from core.store.blinding import BlindingMixin
+from core.store.bulk import BulkMixin
 from core.store.database import Database
 from core.store.images import ImagesMixin
 from core.store.jobs import JobsMixin
 from core.store.labels import LabelsMixin
+from core.store.overview import OverviewMixin
+from core.store.proposals import ProposalsMixin
+from core.store.readers import ReadersMixin
 from core.store.rois import RoisMixin
 
 __all__ = ["AnnotationStore"]
 
 
-class AnnotationStore(ImagesMixin, RoisMixin, LabelsMixin, JobsMixin, Database):
-    """Images, versioned ROIs, image class labels and background jobs.
+class AnnotationStore(ImagesMixin, RoisMixin, LabelsMixin, ReadersMixin, BlindingMixin, OverviewMixin,
+                      ProposalsMixin, BulkMixin, JobsMixin, Database):
+    """Images, versioned ROIs, per-reader class labels, reader profiles and blinding, proposals, jobs.
 
     ``AnnotationStore(workspace)`` or ``AnnotationStore("path/to/file.sqlite")``.
     Safe to share between threads (each thread gets its own connection) and to

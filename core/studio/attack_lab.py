@@ -213,12 +213,7 @@ def overlay(image: np.ndarray, cam: np.ndarray, alpha: float = 0.45, roi: np.nda
         heat = cv2.resize(heat, base.shape[1::-1], interpolation=cv2.INTER_LINEAR)
     out = np.uint8(np.clip((1 - alpha) * base + alpha * heat.astype(np.float32) / 255.0, 0, 1) * 255)
     if roi is not None:
-        # Enlarge tiny images first so the outline is a thin line, not a third of the lesion.
-        scale = max(1, 256 // max(out.shape[:2]))
-        if scale > 1:
-            out = cv2.resize(out, (out.shape[1] * scale, out.shape[0] * scale), interpolation=cv2.INTER_NEAREST)
-        mask = cv2.resize(np.uint8(roi), (out.shape[1], out.shape[0]), interpolation=cv2.INTER_NEAREST)
-        contours, _ = cv2.findContours(mask, cv2.RETR_EXTERNAL, cv2.CHAIN_APPROX_NONE)
-        out = np.ascontiguousarray(out)
-        cv2.drawContours(out, contours, -1, (255, 255, 255), 1)
+        from core.studio.outlines import draw_outlines
+
+        out = draw_outlines(out, [(roi, (255, 255, 255))])
     return out

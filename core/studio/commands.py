@@ -39,7 +39,7 @@ def fewshot_argv(workspace: Workspace, *, data: str = "brain-phantom", guidance:
                  way: int = 3, shot: int = 5, query: int = 5, alpha: float = 0.1, backbone: str = "conv4",
                  episodes: int = 150, eval_episodes: int = 200, cam_episodes: int = 30,
                  data_root: str | None = None, weights: str | None = None, seed: int = 0,
-                 cam_score: str = "log_prob") -> list[str]:
+                 cam_score: str = "log_prob", roi_source: str | None = None) -> list[str]:
     """``python -m core fewshot ...`` for one guided (``dice``/``rrr``) or unguided (``none``) run.
 
     ``cam_score`` defaults to ``log_prob`` here although the CLI defaults to the
@@ -55,6 +55,8 @@ def fewshot_argv(workspace: Workspace, *, data: str = "brain-phantom", guidance:
         argv += ["--data-root", str(data_root)]
     if weights:
         argv += ["--weights", str(weights)]
+    if roi_source:
+        argv += ["--roi-source", str(roi_source)]
     return argv
 
 

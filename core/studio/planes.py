@@ -18,7 +18,7 @@ from core.errors import LoadError
 from core.workspace import Workspace
 
 __all__ = ["Plane", "images_dir", "save_upload", "image_files", "plane_of", "register_plane", "render_plane", "find_plane",
-           "MAX_UPLOAD_BYTES"]
+           "plane_spacing", "plane_fields", "MAX_UPLOAD_BYTES"]
 
 #: Uploads larger than this are refused before parsing.
 MAX_UPLOAD_BYTES = 200 * 1024 * 1024
@@ -84,12 +84,29 @@ def render_plane(image, plane: Plane, window=None) -> np.ndarray:
     return image.render(plane.index, window=window, axis=plane.axis)
 
 
+def plane_spacing(image, plane: Plane) -> tuple[float, float] | None:
+    """(row, col) mm of the plane's pixels when the file states them (volume slices, DICOM with spacing)."""
+    if plane.axis is not None:
+        return tuple(float(v) for v in image.slice_spacing(plane.axis))
+    if image.format == "dicom" and not image.metadata.get("SpacingSource", "").startswith("unknown"):
+        return tuple(float(v) for v in image.spacing[:2])
+    return None
+
+
+def plane_fields(path: Path, image, plane: Plane, sha256: str | None = None) -> dict:
+    """The :meth:`~core.store.AnnotationStore.add_image` arguments that register a plane of ``path``."""
+    from core.store import sha256_file
+
+    path = Path(path)
+    return dict(sha256=sha256 or sha256_file(path), source_path=str(path.resolve()),
+                shape=render_plane(image, plane).shape[:2], slice_index=_slice_index(image, plane), axis=plane.axis,
+                source_shape=tuple(image.shape), display_name=path.name, modality=image.modality,
+                spacing=plane_spacing(image, plane))
+
+
 def register_plane(store, path: Path, image, plane: Plane) -> int:
     """The store id of a plane of ``path`` (registered on first use)."""
-    shape = render_plane(image, plane).shape[:2]
-    return store.add_image_file(path, shape=shape, slice_index=_slice_index(image, plane), axis=plane.axis,
-                                source_shape=tuple(image.shape), display_name=Path(path).name,
-                                modality=image.modality)
+    return store.add_image(**plane_fields(path, image, plane))
 
 
 def _slice_index(image, plane: Plane) -> int | None:
