@@ -140,6 +140,7 @@ export class Viewer {
     for (const [cid, r] of Object.entries(ack.results || {})) {
       if (r.status === 'failed') continue;
       s.rois.delete(cid);
+      if (s.selected === cid) s.selected = r.roi_id && r.status !== 'deleted' ? `s${r.roi_id}` : null;
     }
     if (ack.ok) s.history.clear();
     this.status(ack.message, ack.ok ? (ack.message.includes('conflict') || ack.message.includes('not deleted')
@@ -359,15 +360,6 @@ export class Viewer {
     }
     if (!node) return;
     node.setAttr('cid', roi.cid);
-    if (!roi.readOnly) {
-      node.on('mousedown touchstart', (e) => {
-        if (this.tool !== 'select' || e.evt.button > 0) return;
-        this.select(roi.cid);
-      });
-      node.draggable(this.tool === 'select' && selected);
-      node.on('dragstart', () => { this.session.history.begin(this.session.rois, [roi.cid]); });
-      node.on('dragend', () => this.finishMove(roi, node));
-    }
     this.nodes.set(roi.cid, node);
     this.roiGroup.add(node);
   }
@@ -413,28 +405,119 @@ export class Viewer {
     this.drawRois();
   }
 
-  finishMove(roi, node) {
+  // Vertex handles of a shape: image point + how dragging it changes the geometry.
+  handles(roi) {
     const g = roi.geometry;
-    if (roi.kind === 'shape') {
-      if (g.type === 'ellipse') { g.cx = node.x(); g.cy = node.y(); }
-      else if (g.type === 'rect') { g.x = node.x(); g.y = node.y(); }
-      else { g.points = g.points.map(([x, y]) => [x + node.x(), y + node.y()]); } // a Line starts at (0, 0)
-    } else {
-      const [h, w] = this.data.image.shape;
-      const box = M.maskBBox(roi.mask, h, w);
-      const ox = Math.round(node.x() - box[0]), oy = Math.round(node.y() - box[1]);
-      const moved = new Uint8Array(h * w);
-      for (let i = 0; i < h; i++) {
-        const ti = i + oy;
-        if (ti < 0 || ti >= h) continue;
-        for (let j = 0; j < w; j++) {
-          const tj = j + ox;
-          if (roi.mask[i * w + j] && tj >= 0 && tj < w) moved[ti * w + tj] = 1;
-        }
-      }
-      roi.mask = moved;
+    if (g.type === 'rect') {
+      const corners = [[g.x, g.y], [g.x + g.width, g.y], [g.x + g.width, g.y + g.height], [g.x, g.y + g.height]];
+      return corners.map((p, k) => ({ p, move: (x, y) => {
+        const opp = corners[(k + 2) % 4];
+        g.x = Math.min(x, opp[0]); g.y = Math.min(y, opp[1]);
+        g.width = Math.max(Math.abs(x - opp[0]), 0.5); g.height = Math.max(Math.abs(y - opp[1]), 0.5);
+      } }));
     }
-    roi.dirty = true;
+    if (g.type === 'ellipse') {
+      const rx = (x) => { g.rx = Math.max(Math.abs(x - g.cx), 0.5); };
+      const ry = (x, y) => { g.ry = Math.max(Math.abs(y - g.cy), 0.5); };
+      return [{ p: [g.cx + g.rx, g.cy], move: rx }, { p: [g.cx - g.rx, g.cy], move: rx },
+              { p: [g.cx, g.cy + g.ry], move: ry }, { p: [g.cx, g.cy - g.ry], move: ry }];
+    }
+    return g.points.map((p, k) => ({ p, move: (x, y) => { g.points[k] = [x, y]; } }));
+  }
+
+  // The topmost editable ROI of this slice under image point (x, y), or null.
+  hit(x, y) {
+    const [h, w] = this.data.image.shape;
+    const rois = this.sliceRois().filter((r) => !r.readOnly);
+    for (let k = rois.length - 1; k >= 0; k--) {
+      const r = rois[k];
+      if (r.kind === 'mask') {
+        const i = Math.floor(y), j = Math.floor(x);
+        if (i >= 0 && j >= 0 && i < h && j < w && r.mask[i * w + j]) return r;
+        continue;
+      }
+      const g = r.geometry;
+      if (g.type === 'ellipse') {
+        if (((x - g.cx) / g.rx) ** 2 + ((y - g.cy) / g.ry) ** 2 <= 1) return r;
+        continue;
+      }
+      const pts = M.shapePoints(g);
+      let inside = false;
+      for (let i = 0, j = pts.length - 1; i < pts.length; j = i++) {
+        const [xi, yi] = pts[i], [xj, yj] = pts[j];
+        if ((yi > y) !== (yj > y) && x < ((xj - xi) * (y - yi)) / (yj - yi) + xi) inside = !inside;
+      }
+      if (inside) return r;
+    }
+    return null;
+  }
+
+  editStart(px, py, x, y) {
+    const sel = this.selected();
+    if (sel && sel.kind === 'shape') {
+      const handle = this.handles(sel).find((hd) => {
+        const [sx, sy] = this.toScreen(...hd.p);
+        return Math.hypot(sx - px, sy - py) <= 7;
+      });
+      if (handle) {
+        this.session.history.begin(this.session.rois, [sel.cid]);
+        this.drawing = { kind: 'vertex', roi: sel, handle };
+        return;
+      }
+    }
+    const roi = this.hit(x, y);
+    if (!roi) { this.select(null); return; }
+    if (roi.cid !== this.session.selected) this.select(roi.cid);
+    this.session.history.begin(this.session.rois, [roi.cid]);
+    this.drawing = { kind: 'move', roi, start: [x, y], geometry: JSON.parse(JSON.stringify(roi.geometry)),
+                     node: this.nodes.get(roi.cid), nodeStart: null, moved: false };
+    if (this.drawing.node) this.drawing.nodeStart = this.drawing.node.position();
+  }
+
+  editMove(x, y) {
+    const d = this.drawing;
+    if (d.kind === 'vertex') {
+      d.handle.move(x, y);
+      d.roi.dirty = true;
+      this.refreshNode(d.roi);
+      return;
+    }
+    const dx = x - d.start[0], dy = y - d.start[1];
+    d.moved = d.moved || Math.abs(dx) > 0 || Math.abs(dy) > 0;
+    if (d.roi.kind === 'shape') {
+      const g = d.roi.geometry, g0 = d.geometry;
+      if (g.type === 'ellipse') { g.cx = g0.cx + dx; g.cy = g0.cy + dy; }
+      else if (g.type === 'rect') { g.x = g0.x + dx; g.y = g0.y + dy; }
+      else g.points = g0.points.map(([px, py]) => [px + dx, py + dy]);
+      this.refreshNode(d.roi);
+    } else if (d.node) {
+      d.node.position({ x: d.nodeStart.x + Math.round(dx), y: d.nodeStart.y + Math.round(dy) });
+      this.roiLayer.batchDraw();
+    }
+  }
+
+  editEnd(x, y) {
+    const d = this.drawing;
+    this.drawing = null;
+    if (d.kind === 'move' && d.roi.kind === 'mask') {
+      const ox = Math.round(x - d.start[0]), oy = Math.round(y - d.start[1]);
+      if (ox || oy) {
+        const [h, w] = this.data.image.shape;
+        const moved = new Uint8Array(h * w);
+        for (let i = 0; i < h; i++) {
+          const ti = i + oy;
+          if (ti < 0 || ti >= h) continue;
+          for (let j = 0; j < w; j++) {
+            const tj = j + ox;
+            if (d.roi.mask[i * w + j] && tj >= 0 && tj < w) moved[ti * w + tj] = 1;
+          }
+        }
+        d.roi.mask = moved;
+        d.roi.dirty = true;
+      }
+    } else if (d.kind === 'move' && d.moved) {
+      d.roi.dirty = true;
+    }
     this.session.history.end(this.session.rois);
     this.drawRois();
   }
@@ -444,41 +527,12 @@ export class Viewer {
     this.anchors = [];
     const roi = this.selected();
     if (!roi || roi.kind !== 'shape' || this.tool !== 'select' || !this.view || !this.showRois) return;
-    const g = roi.geometry;
     const r = 5 / this.view.s;
     const aspect = this.data.image.aspect || 1;
-    const handles = [];
-    if (g.type === 'rect') {
-      const corners = [[g.x, g.y], [g.x + g.width, g.y], [g.x + g.width, g.y + g.height], [g.x, g.y + g.height]];
-      corners.forEach((p, k) => handles.push({ p, move: (x, y) => {
-        const c = corners.map((q) => q.slice());
-        c[k] = [x, y];
-        const opp = c[(k + 2) % 4];
-        g.x = Math.min(x, opp[0]); g.y = Math.min(y, opp[1]);
-        g.width = Math.max(Math.abs(x - opp[0]), 0.5); g.height = Math.max(Math.abs(y - opp[1]), 0.5);
-      } }));
-    } else if (g.type === 'ellipse') {
-      handles.push({ p: [g.cx + g.rx, g.cy], move: (x) => { g.rx = Math.max(Math.abs(x - g.cx), 0.5); } });
-      handles.push({ p: [g.cx - g.rx, g.cy], move: (x) => { g.rx = Math.max(Math.abs(x - g.cx), 0.5); } });
-      handles.push({ p: [g.cx, g.cy + g.ry], move: (x, y) => { g.ry = Math.max(Math.abs(y - g.cy), 0.5); } });
-      handles.push({ p: [g.cx, g.cy - g.ry], move: (x, y) => { g.ry = Math.max(Math.abs(y - g.cy), 0.5); } });
-    } else {
-      g.points.forEach((p, k) => handles.push({ p, move: (x, y) => { g.points[k] = [x, y]; } }));
-    }
-    for (const hnd of handles) {
+    for (const hnd of this.handles(roi)) {
       const a = new Konva.Circle({ x: hnd.p[0], y: hnd.p[1], radius: r, scaleY: 1 / aspect, fill: '#ffffff',
                                    stroke: roi.colour, strokeWidth: 1.5, strokeScaleEnabled: false,
-                                   draggable: true, name: 'anchor' });
-      a.on('dragstart', () => this.session.history.begin(this.session.rois, [roi.cid]));
-      a.on('dragmove', () => {
-        hnd.move(a.x(), a.y());
-        this.refreshNode(roi);
-      });
-      a.on('dragend', () => {
-        roi.dirty = true;
-        this.session.history.end(this.session.rois);
-        this.drawRois();
-      });
+                                   listening: false, name: 'anchor' });
       this.anchors.push(a);
       this.roiGroup.add(a);
     }
@@ -491,6 +545,7 @@ export class Viewer {
     if (g.type === 'ellipse') node.setAttrs({ x: g.cx, y: g.cy, radiusX: g.rx, radiusY: g.ry });
     else if (g.type === 'rect') node.setAttrs({ x: g.x, y: g.y, width: g.width, height: g.height });
     else node.points(g.points.flat());
+    this.updateAnchors();
     this.roiLayer.batchDraw();
   }
 
@@ -601,6 +656,9 @@ export class Viewer {
 
   cancelDrawing() {
     if (this.drawing && this.drawing.kind === 'stroke') this.strokeEnd();
+    if (this.drawing && (this.drawing.kind === 'vertex' || this.drawing.kind === 'move')) {
+      this.session.history.end(this.session.rois);
+    }
     this.drawing = null;
     this.preview.visible(false);
     if (this.previewShape) { this.previewShape.destroy(); this.previewShape = null; }
@@ -800,7 +858,7 @@ export class Viewer {
       this.drawing = { kind: t, start: [x, y], startScreen: [px, py] };
       this.showPreview();
     } else if (t === 'select') {
-      if (e.target === this.stage.content || !this.stage.getIntersection({ x: px, y: py })) this.select(null);
+      this.editStart(px, py, x, y);
     }
   }
 
@@ -828,7 +886,9 @@ export class Viewer {
     }
     const dr = this.drawing;
     if (!dr) return;
-    if (dr.kind === 'stroke') {
+    if (dr.kind === 'vertex' || dr.kind === 'move') {
+      this.editMove(x, y);
+    } else if (dr.kind === 'stroke') {
       this.stamp(dr.last[0], dr.last[1], x, y);
       dr.last = [x, y];
     } else if (dr.kind === 'freehand') {
@@ -850,6 +910,7 @@ export class Viewer {
     const [px, py] = this.pointer(e);
     const [x, y] = this.toImage(px, py);
     if (dr.kind === 'stroke') this.strokeEnd();
+    else if (dr.kind === 'vertex' || dr.kind === 'move') this.editEnd(x, y);
     else if (dr.kind === 'freehand') {
       this.cancelDrawing();
       if (dr.points.length >= 3) this.addRoi('shape', { format: 'viewer/1', type: 'freehand', points: dr.points }, null);
