@@ -107,11 +107,12 @@ def viewer_state(page, name: str = "ann_viewer") -> dict:
     return page.evaluate("(n) => window.__equiguardViewers[n].debug()", name)
 
 
-def wait_for_viewer(page, name: str = "ann_viewer", timeout_ms: int = 30000) -> dict:
-    """Wait until the viewer has drawn its current plane at least once; returns its state."""
+def wait_for_viewer(page, name: str = "ann_viewer", uid: str | None = None, timeout_ms: int = 30000) -> dict:
+    """Wait until the viewer shows plane stack ``uid`` (any, if None) and has drawn its current plane."""
     page.wait_for_function(
-        "(n) => { const v = (window.__equiguardViewers || {})[n]; return v && v.renderCount > 0; }",
-        arg=name, timeout=timeout_ms)
+        """([n, uid]) => { const v = (window.__equiguardViewers || {})[n];
+            if (!v || !v.data) return false; const d = v.debug(); return d.rendered && (!uid || d.uid === uid); }""",
+        arg=[name, uid], timeout=timeout_ms)
     return viewer_state(page, name)
 
 

@@ -58,7 +58,11 @@ def viewer_workspace(tmp_path_factory):
     volume[BLOCK] = 1000
     nib.save(nib.Nifti1Image(volume, np.eye(4)), folder / VOLUME)
     shutil.copy(get_testdata_file("RG1_UNCI.dcm"), folder / RADIOGRAPH)
+    _IMAGES[:] = [folder]
     return ws
+
+
+_IMAGES: list[Path] = []  # the module workspace's image folder, for the helpers
 
 
 @pytest.fixture(scope="module")
@@ -91,8 +95,11 @@ def open_viewer(page, url: str, file: str = GRID, *, annotator: str | None = "re
         page.locator('[data-testid="stSidebar"] [data-testid="stSelectbox"]').first.click()
         page.get_by_role("option", name=file).click()
         wait_for_app(page)
-    page.wait_for_function("(f) => document.body.innerText.includes(f)", arg=file)
-    return wait_for_viewer(page)
+    from core.store import sha256_file
+
+    folder = _IMAGES[0]
+    axis = "axial" if file == VOLUME else None
+    return wait_for_viewer(page, uid=f"{sha256_file(folder / file)}:{axis}")
 
 
 def set_label(page, label: str) -> None:
@@ -281,3 +288,99 @@ def test_number_keys_apply_the_window_presets(page, url):
     assert math.isclose(window["width"], expected.width, rel_tol=1e-6)
     hashes.add(image_hash(page))
     assert len(hashes) >= 4  # brain, lung, bone, liver and auto render differently on 0-36000 values
+
+
+def _block_display(k: int):
+    """The bright block on axial display slice k, in core.io's (neurological) image pixels: rows, cols."""
+    from core.io import load_image
+
+    image = load_image(str(_volume_path()))
+    plane = image.slice(k, "axial")
+    rows, cols = np.flatnonzero((plane > 500).any(1)), np.flatnonzero((plane > 500).any(0))
+    return image, plane > 500, (rows[0], rows[-1] + 1), (cols[0], cols[-1] + 1)
+
+
+def _volume_path() -> Path:
+    return _IMAGES[0] / VOLUME
+
+
+def test_volume_scrolls_and_an_roi_on_slice_k_lands_on_k_in_the_store_and_the_nifti(page, url, store,
+                                                                                    viewer_workspace, tmp_path):
+    import nibabel as nib
+
+    from core.store import export_bundle
+
+    state = open_viewer(page, url, VOLUME)
+    assert (state["n"], state["slice"]) == (24, 12)
+    stage = state["stageRect"]
+    page.mouse.click(stage["left"] + 5, stage["top"] + 5)  # keyboard focus (a W/L click of zero length)
+    for _ in range(3):
+        page.keyboard.press("ArrowDown")
+    page.mouse.move(stage["left"] + 100, stage["top"] + 100)
+    page.keyboard.down("Control")
+    page.mouse.wheel(0, 100)
+    page.keyboard.up("Control")
+    assert viewer_state(page)["slice"] == 16
+    page.keyboard.press("PageUp")
+    assert viewer_state(page)["slice"] == 11
+    page.keyboard.press("PageDown")
+    k = 16
+    state = viewer_state(page)
+    assert state["slice"] == k and page.locator(".eg-tl").inner_text().startswith(f"axial {k + 1} / 24")
+    page.wait_for_function("() => window.__equiguardViewers.ann_viewer.stack.chunks.size === 3")
+    state = viewer_state(page)
+    assert set(state["loadedChunks"]) == {0, 1, 2}  # all 3 chunks of 8 slices: the current one and neighbours
+    image, block, (r0, r1), (c0, c1) = _block_display(k)
+    screen = Screen(stage, (48, 64), flip=True)  # radiological by default: axial slices are mirrored
+    set_label(page, "slice-roi")
+    page.keyboard.press("r")
+    drag(page, screen(c0 - 2, r0 - 2), screen(c1 + 2, r1 + 2))
+    (roi,) = save_and_wait(page, store, lambda: rois_labelled(store, "slice-roi"))
+    record = store.get_image(roi.image_id)
+    assert (record.axis, record.slice_index) == ("axial", k)
+    assert (roi.mask & block).sum() == block.sum()
+    bundle = export_bundle(store, tmp_path / "bundle")
+    assert bundle.n_rois >= 1
+    (nifti,) = (tmp_path / "bundle").rglob("slice-roi.nii.gz")
+    exported = np.asarray(nib.load(nifti).dataobj) > 0
+    assert exported.shape == (64, 48, 24)
+    assert set(np.flatnonzero(exported.any(axis=(0, 1)))) == {k}
+    assert exported[BLOCK[0], BLOCK[1], k].all()
+    assert not exported[: 64 - BLOCK[0].stop, :, k].any()  # nothing on the mirrored (patient's left) side
+
+
+@pytest.mark.parametrize("convention,left_letter", [("Radiological", "R"), ("Neurological", "L")])
+def test_both_display_conventions_round_trip_an_asymmetric_roi(page, url, store, convention, left_letter):
+    state = open_viewer(page, url, VOLUME, convention=convention)
+    flip = convention == "Radiological"
+    assert page.locator(".eg-o-left").inner_text() == left_letter
+    assert convention.lower() in page.locator(".eg-tr").inner_text()
+    stage = state["stageRect"]
+    page.mouse.click(stage["left"] + 5, stage["top"] + 5)
+    for _ in range(8):
+        page.keyboard.press("ArrowDown")
+    k = 20
+    assert viewer_state(page)["slice"] == k
+    image, block, (r0, r1), (c0, c1) = _block_display(k)
+    # the block is at the patient's right: on screen left in radiological, right in neurological
+    from io import BytesIO
+
+    from PIL import Image
+
+    shot = np.asarray(Image.open(BytesIO(page.screenshot(clip={"x": stage["left"], "y": stage["top"],
+                                                             "width": stage["width"],
+                                                             "height": stage["height"]}))).convert("L"))
+    bright_x = np.flatnonzero((shot > 200).any(axis=0)).mean()
+    assert (bright_x < stage["width"] / 2) == flip
+    screen = Screen(stage, (48, 64), flip=flip)
+    label = f"side-{convention.lower()}"
+    set_label(page, label)
+    page.keyboard.press("p")
+    corners = [(c0 - 1.5, r0 - 1.5), (c1 + 1.5, r0 - 1.5), (c1 + 1.5, r1 + 1.5), (c0 - 1.5, r1 + 1.5)]
+    for corner in corners:
+        page.mouse.click(*screen(*corner))
+    page.keyboard.press("Enter")
+    (roi,) = save_and_wait(page, store, lambda: rois_labelled(store, label))
+    assert store.get_image(roi.image_id).slice_index == k
+    assert (roi.mask & block).sum() == block.sum()
+    assert not roi.mask[:, : 64 - c0].any()  # the mirrored side stays empty

@@ -271,6 +271,7 @@ export class Viewer {
     this.renderCount++;
     this.frameTimes.push({ t: t0, ms: performance.now() - t0, slice: this.session.slice });
     if (this.frameTimes.length > 600) this.frameTimes.splice(0, 300);
+    this.renderedKey = `${this.uid}|${this.session.slice}`;
     this.ui.root.dataset.renders = String(this.renderCount);
     this.ui.root.dataset.slice = String(this.session.slice);
   }
@@ -924,7 +925,8 @@ export class Viewer {
 
   // for tests and benchmarks
   debug() {
-    return { view: { ...this.view, sx: this.sx(), sy: this.sy() }, window: { ...this.window }, tool: this.tool,
+    return { uid: this.uid, rendered: this.renderedKey === `${this.uid}|${this.session.slice}`,
+             view: { ...this.view, sx: this.sx(), sy: this.sy() }, window: { ...this.window }, tool: this.tool,
              radius: this.radius, slice: this.session.slice, n: this.data.image.n, renders: this.renderCount,
              frameTimes: this.frameTimes.slice(), selected: this.session.selected,
              rois: [...this.session.rois.values()].map((r) => ({ cid: r.cid, id: r.id, label: r.label, kind: r.kind,
