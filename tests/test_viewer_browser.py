@@ -121,6 +121,7 @@ def save_and_wait(page, store, predicate, timeout: float = 30.0):
     while time.monotonic() < deadline:
         found = predicate()
         if found:
+            page.wait_for_function("() => !window.__equiguardViewers.ann_viewer.session.pendingSave")
             wait_for_app(page)
             return found
         time.sleep(0.2)
@@ -384,3 +385,128 @@ def test_both_display_conventions_round_trip_an_asymmetric_roi(page, url, store,
     assert store.get_image(roi.image_id).slice_index == k
     assert (roi.mask & block).sum() == block.sum()
     assert not roi.mask[:, : 64 - c0].any()  # the mirrored side stays empty
+
+
+def test_every_tool_hotkey_and_the_editing_keys(page, url, store):
+    state = open_viewer(page, url)
+    screen = Screen(state["stageRect"], (300, 400))
+    page.mouse.click(*screen(5, 5))  # focus: a W/L click of zero length
+    for key, tool in (("v", "select"), ("b", "brush"), ("e", "eraser"), ("p", "polygon"), ("f", "freehand"),
+                      ("r", "rect"), ("o", "ellipse"), ("w", "wl")):
+        page.keyboard.press(key)
+        assert viewer_state(page)["tool"] == tool
+        assert page.locator(f".eg-tool[data-tool={tool}]").get_attribute("class").endswith("eg-on")
+    page.keyboard.press("[")
+    assert math.isclose(viewer_state(page)["radius"], 8 / 1.25)
+    page.keyboard.press("]")
+    assert math.isclose(viewer_state(page)["radius"], 8)
+    page.keyboard.press("?")
+    assert page.locator(".eg-help").is_visible() and "Ctrl+Z" in page.locator(".eg-help").inner_text()
+    page.keyboard.press("Escape")
+    assert not page.locator(".eg-help").is_visible()
+    page.keyboard.press("=")
+    assert viewer_state(page)["view"]["s"] > screen.s * 1.1
+    page.keyboard.press("0")
+    assert_view(page, screen)
+    set_label(page, "hotkeys")
+    # each drawing tool makes the shape it names, in image pixels
+    page.keyboard.press("o")
+    drag(page, screen(20, 20), screen(80, 60))
+    page.keyboard.press("f")
+    page.mouse.move(*screen(100, 20))
+    page.mouse.down()
+    for t in np.linspace(0, 2 * np.pi, 24):
+        page.mouse.move(*screen(130 + 25 * np.cos(t), 45 + 25 * np.sin(t)))
+    page.mouse.up()
+    page.keyboard.press("p")
+    for x, y in ((200, 20), (260, 25), (240, 70)):
+        page.mouse.click(*screen(x, y))
+    page.mouse.click(*screen(200, 20))  # clicking the first vertex again closes it
+    page.keyboard.press("r")
+    drag(page, screen(300, 20), screen(360, 60))
+    local = [r for r in viewer_state(page)["rois"] if r["dirty"]]
+    kinds = [r["geometry"]["type"] for r in local]
+    assert kinds == ["ellipse", "freehand", "polygon", "rect"]
+    ellipse = local[0]["geometry"]
+    assert abs(ellipse["cx"] - 50) < 0.5 and abs(ellipse["rx"] - 30) < 0.5 and abs(ellipse["ry"] - 20) < 0.5
+    # undo / redo / delete
+    page.keyboard.press("Control+z")
+    assert len([r for r in viewer_state(page)["rois"] if r["dirty"]]) == 3
+    page.keyboard.press("Control+y")
+    assert len([r for r in viewer_state(page)["rois"] if r["dirty"]]) == 4
+    # vertex editing: select the polygon and drag its second vertex
+    page.keyboard.press("v")
+    page.mouse.click(*screen(232, 38))
+    polygon = next(r for r in viewer_state(page)["rois"] if r["geometry"] and r["geometry"]["type"] == "polygon")
+    assert viewer_state(page)["selected"] == polygon["cid"]
+    drag(page, screen(260, 25), screen(280, 45))
+    moved = next(r for r in viewer_state(page)["rois"] if r["cid"] == polygon["cid"])["geometry"]["points"][1]
+    assert abs(moved[0] - screen.image(*screen(280, 45))[0]) < 1e-6 and abs(moved[1] - screen.image(*screen(280, 45))[1]) < 1e-6
+    page.keyboard.press("Delete")
+    assert polygon["cid"] not in {r["cid"] for r in viewer_state(page)["rois"]}
+    page.keyboard.press("h")
+    assert not page.locator(".eg-show input").is_checked()
+    page.keyboard.press("h")
+    saved = save_and_wait(page, store, lambda: len(rois_labelled(store, "hotkeys")) == 3 and rois_labelled(store, "hotkeys"))
+    assert sorted(r.geometry["type"] for r in saved) == ["ellipse", "freehand", "rect"]
+
+
+def test_a_refused_save_keeps_the_drawing_and_says_why(page, url, store):
+    state = open_viewer(page, url, annotator=None)
+    screen = Screen(state["stageRect"], (300, 400))
+    page.locator(".eg-tool[data-tool=rect]").click()
+    set_label(page, "kept-in-browser")
+    drag(page, screen(30, 200), screen(90, 260))
+    page.locator(".eg-save").click()
+    page.wait_for_function("() => document.querySelector('[data-testid=stBidiComponentIsolated]').shadowRoot"
+                           ".querySelector('.eg-status').dataset.kind === 'error'")
+    assert "annotator" in page.locator(".eg-status").inner_text()
+    assert rois_labelled(store, "kept-in-browser") == []
+    field = page.get_by_label("Annotator", exact=True)
+    field.fill("reader-late")
+    field.press("Enter")
+    wait_for_app(page)
+    assert [r["dirty"] for r in viewer_state(page)["rois"] if r["label"] == "kept-in-browser"] == [True]
+    (roi,) = save_and_wait(page, store, lambda: rois_labelled(store, "kept-in-browser"))
+    assert roi.annotator == "reader-late" and roi.area == 60 * 60
+
+
+def test_two_readers_saving_the_same_roi_keeps_both_versions(page, url, store):
+    state = open_viewer(page, url, annotator="reader-a")
+    screen = Screen(state["stageRect"], (300, 400))
+    page.locator(".eg-tool[data-tool=rect]").click()
+    set_label(page, "contested")
+    drag(page, screen(150, 200), screen(210, 250))
+    (mine,) = save_and_wait(page, store, lambda: rois_labelled(store, "contested"))
+    theirs = np.zeros_like(mine.mask)
+    theirs[210:240, 160:200] = True
+    store.update_roi(mine.id, expected_version=1, annotator="reader-b", mask=theirs)  # the other reader, meanwhile
+    page.keyboard.press("v")
+    page.mouse.click(*screen(180, 225))
+    drag(page, screen(210, 250), screen(230, 270))  # stretch the rectangle by its corner
+    rois = save_and_wait(page, store, lambda: len(rois_labelled(store, "contested")) == 2 and
+                         rois_labelled(store, "contested"))
+    message = page.locator(".eg-status").inner_text()
+    assert "changed by reader-b" in message and "both versions are kept" in message
+    original = store.get_roi(mine.id)
+    assert original.version == 2 and original.annotator == "reader-b" and np.array_equal(original.mask, theirs)
+    fork = next(r for r in rois if r.id != mine.id)
+    assert fork.annotator == "reader-a" and fork.area == 80 * 70
+    assert page.locator('[data-testid="stException"]').count() == 0
+
+
+def test_screenshots_of_the_radiograph_at_1x_and_zoomed(page, url):
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    state = open_viewer(page, url, RADIOGRAPH)
+    assert state["window"]["width"] > 0 and page.locator(".eg-tl").inner_text().startswith("1841×1955")
+    page.screenshot(path=str(ARTIFACTS / "viewer_radiograph_1x.png"), full_page=True)
+    stage = state["stageRect"]
+    page.mouse.move(round(stage["left"] + stage["width"] * 0.45), round(stage["top"] + stage["height"] * 0.35))
+    for _ in range(12):
+        page.mouse.wheel(0, -100)
+    page.wait_for_timeout(300)
+    assert math.isclose(viewer_state(page)["view"]["s"] / state["view"]["s"], ZOOM_NOTCH ** 12)
+    page.screenshot(path=str(ARTIFACTS / "viewer_radiograph_zoomed.png"), full_page=True)
+    page.keyboard.press("?")
+    page.screenshot(path=str(ARTIFACTS / "viewer_hotkey_help.png"))
+    assert page.locator('[data-testid="stException"]').count() == 0

@@ -143,6 +143,9 @@ export class Viewer {
       if (s.selected === cid) s.selected = r.roi_id && r.status !== 'deleted' ? `s${r.roi_id}` : null;
     }
     if (ack.ok) s.history.clear();
+    // the rerun that brought the answer may have taken the keyboard away: give it back to the viewer
+    const active = document.activeElement;
+    if (!active || active === document.body) this.ui.root.focus({ preventScroll: true });
     this.status(ack.message, ack.ok ? (ack.message.includes('conflict') || ack.message.includes('not deleted')
       ? 'warn' : 'ok') : 'error');
   }
@@ -925,7 +928,7 @@ export class Viewer {
 
   // for tests and benchmarks
   debug() {
-    return { uid: this.uid, rendered: this.renderedKey === `${this.uid}|${this.session.slice}`,
+    return { uid: this.uid, pending: this.session.pendingSave, rendered: this.renderedKey === `${this.uid}|${this.session.slice}`,
              view: { ...this.view, sx: this.sx(), sy: this.sy() }, window: { ...this.window }, tool: this.tool,
              radius: this.radius, slice: this.session.slice, n: this.data.image.n, renders: this.renderCount,
              frameTimes: this.frameTimes.slice(), selected: this.session.selected,
