@@ -44,13 +44,16 @@ def wait_healthy(url: str, proc: subprocess.Popen, timeout: float = 60.0) -> Non
 
 
 @contextlib.contextmanager
-def streamlit_server(workspace_root: Path, log: Path, script: Path | None = None, env: dict | None = None):
-    """``streamlit run`` (``app.py`` by default) on a free port over ``workspace_root``; yields its URL."""
+def streamlit_server(workspace_root: Path, log: Path, script: Path | None = None, env: dict | None = None,
+                     args: list[str] | None = None):
+    """``streamlit run`` (``app.py`` by default, with script ``args``) on a free port over ``workspace_root``."""
     port = free_port()
     full_env = dict(os.environ, EQUIGUARD_WORKSPACE=str(workspace_root), **(env or {}))
     cmd = [sys.executable, "-m", "streamlit", "run", str(script or REPO_ROOT / "app.py"),
            "--server.port", str(port), "--server.headless", "true", "--server.address", "127.0.0.1",
            "--browser.gatherUsageStats", "false", "--server.fileWatcherType", "none"]
+    if args:
+        cmd += ["--", *args]
     with open(log, "wb") as out:
         proc = subprocess.Popen(cmd, cwd=REPO_ROOT, env=full_env, stdout=out, stderr=subprocess.STDOUT)
     url = f"http://127.0.0.1:{port}"

@@ -9,7 +9,7 @@ import pytest
 
 from core.errors import ConfigError
 from core.roi import CanvasTransform, object_to_mask, rasterize_rings
-from core.viewer import (decode_rle, describe_convention, display_flip, encode_planes, encode_rle, geometry_area,
+from core.viewer import (decode_chunk, decode_rle, describe_convention, display_flip, encode_planes, encode_rle, geometry_area,
                          geometry_to_mask, legacy_canvas_transform, legacy_to_viewer, orientation_labels,
                          record_payload, rle_area, validate_geometry)
 
@@ -130,7 +130,8 @@ def test_encoded_chunks_hold_every_slice_exactly(ct_volume, axis):
     n = ct_volume.n_slices(axis)
     assert meta["n"] == n and meta["n_chunks"] == len(encoded.chunks) == math.ceil(n / 5)
     assert meta["dtype"] == "int16" and meta["factor"] == 1 and meta["notice"] is None
-    planes = np.concatenate([np.frombuffer(c, "<i2") for c in encoded.chunks]).reshape(n, *meta["shape"])
+    planes = np.concatenate([decode_chunk(meta, c) for c in encoded.chunks])
+    assert planes.shape == (n, *meta["shape"])
     for i in range(n):
         assert np.array_equal(planes[i], ct_volume.slice(i, axis))
     row, col = ct_volume.slice_spacing(axis)
@@ -149,8 +150,7 @@ def test_value_types_follow_the_data(tmp_path):
         nib.save(nib.Nifti1Image(data, np.eye(4)), tmp_path / name)
         encoded = encode_planes(load_image(str(tmp_path / name)), "axial")
         assert encoded.meta["dtype"] == dtype
-        values = np.frombuffer(encoded.chunks[0], "<u2" if dtype == "uint16" else "<f4")
-        assert np.all(values == data.flat[0])
+        assert np.all(decode_chunk(encoded.meta, encoded.chunks[0]) == data.flat[0])
 
 
 def test_monochrome1_radiograph_is_flagged_and_sent_as_16_bit():
@@ -169,7 +169,7 @@ def test_planes_over_the_pixel_budget_are_subsampled_for_display_only(ct_volume)
     meta = encoded.meta
     assert meta["factor"] == 2 and meta["shape"] == [16, 20] and meta["display_shape"] == [8, 10]
     assert "1/2 resolution" in meta["notice"] and "full resolution" in meta["notice"]
-    first = np.frombuffer(encoded.chunks[0], "<i2")[:80].reshape(8, 10)
+    first = decode_chunk(meta, encoded.chunks[0])[0]
     assert np.array_equal(first, ct_volume.slice(0, "axial")[::2, ::2])
 
 

@@ -15,7 +15,8 @@ from core.viewer.display import CONVENTIONS, DEFAULT_CONVENTION, describe_conven
 from core.viewer.geometry import (GEOMETRY_FORMAT, SHAPE_TYPES, geometry_area, geometry_to_mask, is_viewer_geometry,
                                   validate_geometry)
 from core.viewer.legacy import LEGACY_CANVAS_SIDE, is_legacy_geometry, legacy_canvas_transform, legacy_to_viewer
-from core.viewer.planes import MAX_DISPLAY_PIXELS, PRESET_KEYS, EncodedPlanes, encode_planes, window_presets
+from core.viewer.planes import (MAX_DISPLAY_PIXELS, PRESET_KEYS, EncodedPlanes, decode_chunk, encode_planes,
+                                window_presets)
 from core.viewer.rle import decode_rle, encode_rle, rle_area
 from core.viewer.rois import PALETTE, label_colour, record_payload, roi_payload
 from core.viewer.save import EditResult, RoiEdit, SaveReport, SaveRequest, apply_save, parse_save
@@ -24,7 +25,7 @@ __all__ = [
     "CONVENTIONS", "DEFAULT_CONVENTION", "describe_convention", "display_flip", "orientation_labels",
     "GEOMETRY_FORMAT", "SHAPE_TYPES", "geometry_area", "geometry_to_mask", "is_viewer_geometry", "validate_geometry",
     "LEGACY_CANVAS_SIDE", "is_legacy_geometry", "legacy_canvas_transform", "legacy_to_viewer",
-    "MAX_DISPLAY_PIXELS", "PRESET_KEYS", "EncodedPlanes", "encode_planes", "window_presets",
+    "MAX_DISPLAY_PIXELS", "PRESET_KEYS", "EncodedPlanes", "decode_chunk", "encode_planes", "window_presets",
     "decode_rle", "encode_rle", "rle_area",
     "PALETTE", "label_colour", "record_payload", "roi_payload",
     "EditResult", "RoiEdit", "SaveReport", "SaveRequest", "apply_save", "parse_save",

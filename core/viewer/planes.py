@@ -7,10 +7,17 @@ window/level never costs a server round trip.  Integer-valued data (CT in HU,
 as 8-bit triplets.  A plane larger than ``max_pixels`` is sent subsampled by
 an integer factor for *display only* (``factor`` > 1, with ``notice``): ROIs
 keep the full-resolution plane's pixel coordinates.
+
+Each chunk is wrapped in a gzip container *without* compression (stored
+blocks) and served as ``application/gzip``: Streamlit's HTTP layer would
+otherwise gzip-9 the raw bytes on every request (about 1.5 s for a 2k x 2k
+radiograph on a loaded 2-core machine, for a 13 % saving on noisy 16-bit
+data), while the browser unwraps stored gzip natively for almost nothing.
 """
 
 from __future__ import annotations
 
+import gzip
 import math
 from dataclasses import dataclass, field
 from typing import Any
@@ -20,7 +27,7 @@ import numpy as np
 from core.errors import ConfigError
 from core.io import WINDOW_PRESETS, AXES
 
-__all__ = ["EncodedPlanes", "encode_planes", "window_presets", "MAX_DISPLAY_PIXELS", "PRESET_KEYS"]
+__all__ = ["EncodedPlanes", "encode_planes", "decode_chunk", "window_presets", "MAX_DISPLAY_PIXELS", "PRESET_KEYS"]
 
 #: Planes above this many pixels are subsampled for display (ROIs stay full resolution).
 MAX_DISPLAY_PIXELS = 64 * 1024 * 1024
@@ -30,7 +37,7 @@ PRESET_KEYS = ("brain", "subdural", "stroke", "lung", "mediastinum", "soft_tissu
 
 @dataclass
 class EncodedPlanes:
-    """``meta``: JSON-ready description (see :func:`encode_planes`); ``chunks``: raw bytes per chunk."""
+    """``meta``: JSON-ready description (see :func:`encode_planes`); ``chunks``: gzip-wrapped raw values per chunk."""
 
     meta: dict[str, Any]
     chunks: list[bytes] = field(repr=False)
@@ -69,6 +76,14 @@ def _aspect(image, axis: str | None) -> float:
     return ratio if math.isfinite(ratio) and 0.05 <= ratio <= 20 else 1.0
 
 
+def decode_chunk(meta: dict[str, Any], data: bytes) -> np.ndarray:
+    """One chunk back to its planes: (k, h, w) or (k, h, w, 3) for RGB (what the browser reads)."""
+    dtype = {"int16": "<i2", "uint16": "<u2", "float32": "<f4", "rgb8": "u1"}[meta["dtype"]]
+    values = np.frombuffer(gzip.decompress(data), dtype)
+    h, w = meta["display_shape"]
+    return values.reshape(-1, h, w, 3) if meta["dtype"] == "rgb8" else values.reshape(-1, h, w)
+
+
 def window_presets(image) -> list[dict[str, Any]]:
     """The number-key presets: ``[{"key": "1", "name": "brain", "center": 40, "width": 80}, ...]``."""
     out = []
@@ -84,7 +99,7 @@ def encode_planes(image, axis: str | None = None, *, chunk: int = 8,
 
     ``meta`` keys: ``n`` planes, ``axis``, ``shape`` [H, W] of the full plane
     (ROI coordinates), ``display_shape`` and ``factor`` of what is sent,
-    ``dtype`` (int16/uint16/float32/rgb8), ``chunk`` planes per chunk,
+    ``dtype`` (int16/uint16/float32/rgb8, little-endian, gzip-wrapped), ``chunk`` planes per chunk,
     ``n_chunks``, ``range`` [min, max], ``window`` (the file's default),
     ``presets``, ``monochrome1``, ``units``, ``aspect`` and ``notice``.
     """
@@ -108,7 +123,7 @@ def encode_planes(image, axis: str | None = None, *, chunk: int = 8,
             block = np.nan_to_num(block, nan=lo, posinf=hi, neginf=lo).astype("<f4")
         else:
             block = block.astype("<i2" if dtype == "int16" else "<u2")
-        chunks.append(np.ascontiguousarray(block).tobytes())
+        chunks.append(gzip.compress(np.ascontiguousarray(block).tobytes(), compresslevel=0, mtime=0))
     display_shape = [len(range(0, height, factor)), len(range(0, width, factor))]
     notice = None
     if factor > 1:
@@ -117,7 +132,7 @@ def encode_planes(image, axis: str | None = None, *, chunk: int = 8,
     window = image.default_window
     meta = {
         "n": int(n), "axis": axis, "shape": [height, width], "display_shape": display_shape, "factor": factor,
-        "dtype": dtype, "chunk": int(chunk), "n_chunks": len(chunks), "range": [lo, hi],
+        "dtype": dtype, "encoding": "gzip", "chunk": int(chunk), "n_chunks": len(chunks), "range": [lo, hi],
         "window": {"center": float(window.center), "width": float(window.width)},
         "presets": [] if rgb else window_presets(image),
         "monochrome1": image.photometric == "MONOCHROME1", "rgb": rgb,

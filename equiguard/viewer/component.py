@@ -45,7 +45,7 @@ def _media_urls(planes: EncodedPlanes, key: str) -> list[str]:
     from streamlit import runtime
 
     manager = runtime.get_instance().media_file_mgr
-    return [manager.add(chunk, "application/octet-stream", f"{key}.planes.{i}") for i, chunk in enumerate(planes.chunks)]
+    return [manager.add(chunk, "application/gzip", f"{key}.planes.{i}") for i, chunk in enumerate(planes.chunks)]
 
 
 def _handle_save(key: str, uid: str, meta: Mapping[str, Any], on_save: Callable[[SaveRequest], SaveReport]) -> None:

@@ -3,7 +3,7 @@
 const CACHE = new Map(); // url -> Promise<ArrayBuffer>; URLs are content-addressed, so entries never go stale
 const CACHE_LIMIT = 24;  // chunks kept (per page); the oldest are forgotten first
 
-function fetchChunk(url) {
+function fetchChunk(url, encoding) {
   if (CACHE.has(url)) {
     const p = CACHE.get(url);
     CACHE.delete(url);
@@ -12,7 +12,9 @@ function fetchChunk(url) {
   }
   const p = fetch(url).then((r) => {
     if (!r.ok) throw new Error(`HTTP ${r.status}`);
-    return r.arrayBuffer();
+    // chunks come gzip-wrapped (stored, see core/viewer/planes.py); the browser unwraps them natively
+    return encoding === 'gzip' ? new Response(r.body.pipeThrough(new DecompressionStream('gzip'))).arrayBuffer()
+      : r.arrayBuffer();
   });
   p.catch(() => CACHE.delete(url));
   CACHE.set(url, p);
@@ -48,7 +50,7 @@ export class ImageStack {
   load(c) {
     if (c < 0 || c >= this.urls.length || this.chunks.has(c)) return Promise.resolve();
     if (this.pending.has(c)) return this.pending.get(c);
-    const p = fetchChunk(this.urls[c]).then((buf) => {
+    const p = fetchChunk(this.urls[c], this.meta.encoding).then((buf) => {
       this.chunks.set(c, new TYPES[this.meta.dtype](buf));
       this.pending.delete(c);
       if (this.onload) this.onload(c);

@@ -92,6 +92,7 @@ export class Viewer {
     if (!this.ui.labelInput.value || this.uid !== data.uid) this.ui.labelInput.value = data.active_label || 'lesion';
     const fresh = this.uid !== data.uid;
     this.uid = data.uid;
+    if (fresh) this.timing = { data: performance.now() };
     if (!this.sessions.has(data.uid)) {
       this.sessions.set(data.uid, { rois: new Map(), history: new History(), selected: null,
                                     slice: data.slice ?? Math.floor(data.image.n / 2), view: null,
@@ -100,7 +101,11 @@ export class Viewer {
     this.session = this.sessions.get(data.uid);
     if (!this.stack || this.stack.urls.join() !== data.urls.join()) {
       this.stack = new ImageStack(data.image, data.urls);
-      this.stack.onload = (c) => { if (this.stack.chunkOf(this.session.slice) === c) this.renderImage(); };
+      this.stack.onload = (c) => {
+        if (this.stack.chunkOf(this.session.slice) !== c) return;
+        this.timing.values = this.timing.values || performance.now();
+        this.renderImage();
+      };
       this.imageCanvas.width = this.stack.w;
       this.imageCanvas.height = this.stack.h;
       this.imageData = this.imageCanvas.getContext('2d').createImageData(this.stack.w, this.stack.h);
@@ -275,6 +280,7 @@ export class Viewer {
     this.frameTimes.push({ t: t0, ms: performance.now() - t0, slice: this.session.slice });
     if (this.frameTimes.length > 600) this.frameTimes.splice(0, 300);
     this.renderedKey = `${this.uid}|${this.session.slice}`;
+    this.timing.drawn = this.timing.drawn || performance.now();
     this.ui.root.dataset.renders = String(this.renderCount);
     this.ui.root.dataset.slice = String(this.session.slice);
   }
@@ -928,7 +934,7 @@ export class Viewer {
 
   // for tests and benchmarks
   debug() {
-    return { uid: this.uid, pending: this.session.pendingSave, rendered: this.renderedKey === `${this.uid}|${this.session.slice}`,
+    return { uid: this.uid, pending: this.session.pendingSave, timing: { ...this.timing }, rendered: this.renderedKey === `${this.uid}|${this.session.slice}`,
              view: { ...this.view, sx: this.sx(), sy: this.sy() }, window: { ...this.window }, tool: this.tool,
              radius: this.radius, slice: this.session.slice, n: this.data.image.n, renders: this.renderCount,
              frameTimes: this.frameTimes.slice(), selected: this.session.selected,
