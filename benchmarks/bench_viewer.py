@@ -53,6 +53,24 @@ if choice != "-":
               drawing_mode="rect", key=f"canvas-{choice}")
 '''
 
+VIEWER_APP = '''
+import sys
+from pathlib import Path
+
+import streamlit as st
+
+from core.io import load_image
+from core.viewer import encode_planes
+from equiguard.viewer import roi_viewer
+
+folder = Path(sys.argv[1])
+files = sorted(str(p) for p in folder.iterdir())
+choice = st.selectbox("Image file", ["-"] + files, key="file", format_func=lambda p: Path(p).name)
+if choice != "-":
+    image = st.cache_resource(load_image)(choice)
+    roi_viewer(encode_planes(image), key="ann_viewer", uid=choice)
+'''
+
 # streamlit-drawable-canvas paints its background image on the first of its canvases (in a shadow
 # root, which Playwright's locators pierce); old canvases are marked before each selection.
 MARK_OLD = "(canvases) => canvases.forEach((c) => { c.__old = true; })"
@@ -70,6 +88,14 @@ def _select(page, name: str) -> float:
     t0 = time.perf_counter()
     option.click()
     return t0
+
+
+def _open_minimal(page, name: str, uid: str) -> float:
+    t0 = _select(page, name)
+    page.wait_for_function(
+        """(uid) => { const v = (window.__equiguardViewers || {}).ann_viewer;
+            return v && v.data && v.uid === uid && v.debug().rendered; }""", arg=uid, timeout=60000, polling="raf")
+    return time.perf_counter() - t0
 
 
 def _open_ours(page, url: str, name: str, uid: str) -> tuple[float, dict]:
@@ -146,9 +172,10 @@ def main(quick: bool = False) -> dict:
     radiograph = Path(get_testdata_file("RG1_UNCI.dcm"))
     with tempfile.TemporaryDirectory() as tmp:
         tmp = Path(tmp)
-        ours_ws, peer_dir = tmp / "ws", tmp / "peer"
+        ours_ws, peer_dir, minimal_dir = tmp / "ws", tmp / "peer", tmp / "minimal"
         (ours_ws / "images").mkdir(parents=True)
         peer_dir.mkdir()
+        minimal_dir.mkdir()
         names = [f"rg{i}_RG1_UNCI.dcm" for i in range(repeats)]
         for i, name in enumerate(names):  # fresh copies, one pixel apart: every open is cold, in every cache
             ds = pydicom.dcmread(radiograph)
@@ -157,24 +184,31 @@ def main(quick: bool = False) -> dict:
             ds.PixelData = pixels.tobytes()
             ds.save_as(ours_ws / "images" / name)
             shutil.copy(ours_ws / "images" / name, peer_dir / name)
+            shutil.copy(ours_ws / "images" / name, minimal_dir / name)
         rng = np.random.default_rng(0)
         volume = (rng.normal(0, 40, (256, 256, 150)).cumsum(axis=0) / 10).astype(np.int16)
         nib.save(nib.Nifti1Image(volume, np.diag([0.9, 0.9, 1.5, 1.0])), ours_ws / "images" / "a_volume.nii.gz")
         (tmp / "peer_app.py").write_text(PEER_APP)
-        opens_ours, opens_peer, splits = [], [], []
+        (tmp / "viewer_app.py").write_text(VIEWER_APP)
+        opens_ours, opens_peer, opens_minimal, splits = [], [], [], []
         with streamlit_server(ours_ws, tmp / "ours.log") as ours_url, \
                 streamlit_server(ours_ws, tmp / "peer.log", script=tmp / "peer_app.py",
-                                 args=[str(peer_dir)]) as peer_url, sync_playwright() as pw:
+                                 args=[str(peer_dir)]) as peer_url, \
+                streamlit_server(ours_ws, tmp / "minimal.log", script=tmp / "viewer_app.py",
+                                 args=[str(minimal_dir)]) as minimal_url, sync_playwright() as pw:
             browser = pw.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
             ours = browser.new_page(viewport={"width": 1400, "height": 1400})
             peer = browser.new_page(viewport={"width": 1400, "height": 1400})
             ours.goto(f"{ours_url}/annotate")
             wait_for_app(ours)
             wait_for_viewer(ours)  # the volume, first in the list: warms the page and the component
-            peer.goto(peer_url)
-            wait_for_app(peer) if peer.locator("h1").count() else peer.wait_for_selector('[data-testid="stSelectbox"]')
-            for name in names:  # interleaved: peer, ours, peer, ours, ...
+            minimal = browser.new_page(viewport={"width": 1400, "height": 1400})
+            for tab, address in ((peer, peer_url), (minimal, minimal_url)):
+                tab.goto(address)
+                tab.wait_for_selector('[data-testid="stSelectbox"]')
+            for name in names:  # interleaved: old canvas, minimal viewer app, Annotate page, ...
                 opens_peer.append(_open_peer(peer, name))
+                opens_minimal.append(_open_minimal(minimal, name, str(minimal_dir / name)))
                 uid = f"{sha256_file(ours_ws / 'images' / name)}:None"
                 seconds, split = _open_ours(ours, ours_url, name, uid)
                 opens_ours.append(seconds)
@@ -188,14 +222,21 @@ def main(quick: bool = False) -> dict:
             browser.close()
     result = {
         "open_2k_ours_s": opens_ours, "open_2k_old_canvas_s": opens_peer,
-        "open_ratio_ours_over_old": statistics.median(opens_ours) / statistics.median(opens_peer),
+        "open_2k_viewer_minimal_app_s": opens_minimal,
+        "open_ratio_minimal_viewer_over_old": statistics.median(opens_minimal) / statistics.median(opens_peer),
+        "open_ratio_annotate_page_over_old": statistics.median(opens_ours) / statistics.median(opens_peer),
         "open_split_ms": splits,
         "wl_drag_2k": wl,
         "scroll_256x256x150_ms": {"median": statistics.median(scroll), "max": max(scroll), "n": len(scroll)},
     }
-    print(f"open 2k x 2k 16-bit: viewer {statistics.median(opens_ours):.3f} s (modality values included), "
-          f"old canvas 8-bit {statistics.median(opens_peer):.3f} s; ratio {result['open_ratio_ours_over_old']:.2f} "
-          f"(runs: {', '.join(f'{v:.2f}' for v in opens_ours)} vs {', '.join(f'{v:.2f}' for v in opens_peer)})")
+    def runs(values):
+        return ", ".join(f"{v:.2f}" for v in values)
+
+    print(f"open 2k x 2k 16-bit (median s, modality values included): old canvas path (8-bit) "
+          f"{statistics.median(opens_peer):.3f} [{runs(opens_peer)}]; viewer in the same minimal app "
+          f"{statistics.median(opens_minimal):.3f} [{runs(opens_minimal)}], ratio "
+          f"{result['open_ratio_minimal_viewer_over_old']:.2f}; viewer on the full Annotate page "
+          f"{statistics.median(opens_ours):.3f} [{runs(opens_ours)}], ratio {result['open_ratio_annotate_page_over_old']:.2f}")
     print("  viewer split (ms): " + "; ".join(
         f"page run+data {s['server_and_transfer_ms']:.0f}, values fetched {s['values_fetched_ms']:.0f}, "
         f"drawn {s['drawn_ms']:.0f}" for s in splits))
