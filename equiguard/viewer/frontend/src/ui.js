@@ -81,19 +81,14 @@ export function buildUi(root) {
   sh.append(ui.show, document.createTextNode(' ROIs (H)'));
   bar.appendChild(sh);
   bar.appendChild(el('span', 'eg-sep'));
-  ui.undo = el('button', 'eg-act', 'Undo');
-  ui.undo.title = 'Undo (Ctrl+Z)';
-  ui.redo = el('button', 'eg-act', 'Redo');
-  ui.redo.title = 'Redo (Ctrl+Y)';
-  ui.del = el('button', 'eg-act', 'Delete');
-  ui.del.title = 'Delete the selected ROI (Delete)';
-  ui.accept = el('button', 'eg-act', 'Accept');
-  ui.accept.title = 'Accept the selected proposed ROI (A)';
-  ui.save = el('button', 'eg-save', 'Save');
-  ui.save.title = 'Save all changes to the annotation store (Ctrl+S)';
-  ui.help = el('button', 'eg-act', '?');
-  ui.help.title = 'Hotkeys (?)';
-  bar.append(ui.undo, ui.redo, ui.del, ui.accept, ui.save, ui.help);
+  const actions = [['undo', 'Undo', 'Undo (Ctrl+Z)'], ['redo', 'Redo', 'Redo (Ctrl+Y)'],
+    ['del', 'Delete', 'Delete the selected ROI (Delete)'], ['accept', 'Accept', 'Accept the selected proposed ROI (A)'],
+    ['save', 'Save', 'Save all changes to the annotation store (Ctrl+S)'], ['help', '?', 'Hotkeys (?)']];
+  for (const [name, text, title] of actions) {
+    ui[name] = el('button', name === 'save' ? 'eg-save' : 'eg-act', text);
+    ui[name].title = title;
+    bar.appendChild(ui[name]);
+  }
   ui.root.appendChild(bar);
 
   ui.wrap = el('div', 'eg-stage-wrap');
