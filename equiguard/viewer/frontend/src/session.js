@@ -16,7 +16,11 @@ export const sessionMethods = {
       o.value = l;
       return o;
     }));
-    if (!this.ui.labelInput.value || this.uid !== data.uid) this.ui.labelInput.value = data.active_label || 'lesion';
+    // the page's label for new ROIs wins when it changes (or for a new image); otherwise the toolbar's stays
+    if (!this.ui.labelInput.value || this.uid !== data.uid || this.pageLabel !== data.active_label) {
+      this.ui.labelInput.value = data.active_label || 'lesion';
+    }
+    this.pageLabel = data.active_label;
     const fresh = this.uid !== data.uid;
     this.uid = data.uid;
     if (fresh) this.timing = { data: performance.now() };
