@@ -98,8 +98,7 @@ def _save(request):
 result = roi_viewer(planes, key="ann_viewer", uid=f"{sha}:{axis}", rois=stack_rois(store, sha, image, axis),
                     convention=convention, active_label=roi_label.strip(), on_save=_save, height=height)
 if result.report is not None:
-    (st.success if result.report.ok and not any(r.status in ("forked", "kept") for r in result.report.results)
-     else st.warning if result.report.ok else st.error)(result.report.describe())
+    {"ok": st.success, "warn": st.warning, "error": st.error}[result.report.level](result.report.describe())
 
 # ------------------------------------------------------------------ class label
 first = Plane(meta["n"] // 2 if meta["n"] > 1 else 0, axis)

@@ -75,6 +75,7 @@ def test_a_stale_edit_is_kept_as_a_new_roi_beside_the_other_readers(plane):
     report = apply_save(store, request, image_id_for=lambda _: image_id, annotator="dr a")
     assert [r.status for r in report.results] == ["forked", "kept"]
     assert "changed by dr b" in report.describe() and "both versions are kept" in report.describe()
+    assert report.ok and report.level == "warn" and report.to_ack()["level"] == "warn"
     assert store.get_roi(roi.id).version == theirs.version and store.get_roi(roi.id).area == 36
     fork = store.get_roi(report.results[0].roi_id)
     assert fork.area == 81 and fork.annotator == "dr a" and fork.image_id == image_id
@@ -90,7 +91,7 @@ def test_a_refused_save_writes_nothing_and_a_failed_edit_spares_the_others(plane
     report = apply_save(store, request, image_id_for=lambda _: image_id, annotator="dr a")
     assert [r.status for r in report.results] == ["failed", "saved"] and not report.ok
     assert "999" in report.results[0].message and len(store.list_rois(image_id)) == 1
-    assert report.to_ack()["ok"] is False
+    assert report.to_ack()["ok"] is False and report.level == "error"
 
 
 @pytest.mark.parametrize("payload,match", [

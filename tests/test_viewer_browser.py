@@ -507,6 +507,8 @@ def test_screenshots_of_the_radiograph_at_1x_and_zoomed(page, url):
     page.wait_for_timeout(300)
     assert math.isclose(viewer_state(page)["view"]["s"] / state["view"]["s"], ZOOM_NOTCH ** 12)
     page.screenshot(path=str(ARTIFACTS / "viewer_radiograph_zoomed.png"), full_page=True)
+    page.locator(".eg-tool[data-tool=wl]").click()  # the keyboard goes to the viewer
     page.keyboard.press("?")
+    assert page.locator(".eg-help").is_visible()
     page.screenshot(path=str(ARTIFACTS / "viewer_hotkey_help.png"))
     assert page.locator('[data-testid="stException"]').count() == 0

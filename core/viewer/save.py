@@ -74,6 +74,13 @@ class SaveReport:
     def ok(self) -> bool:
         return self.error is None and all(r.status != "failed" for r in self.results)
 
+    @property
+    def level(self) -> str:
+        """``"ok"``, ``"warn"`` (saved, but a conflict or a refused deletion needs a look) or ``"error"``."""
+        if not self.ok:
+            return "error"
+        return "warn" if any(r.status in ("forked", "kept") and r.message for r in self.results) else "ok"
+
     def describe(self) -> str:
         if self.error:
             return f"Nothing saved: {self.error}. Your drawing is still in the viewer."
@@ -88,7 +95,7 @@ class SaveReport:
 
     def to_ack(self) -> dict[str, Any]:
         """The JSON the viewer gets back: it drops the edits that did not fail."""
-        return {"save_id": self.save_id, "ok": self.ok, "message": self.describe(),
+        return {"save_id": self.save_id, "ok": self.ok, "level": self.level, "message": self.describe(),
                 "results": {r.cid: {"status": r.status, "roi_id": r.roi_id, "message": r.message}
                             for r in self.results}}
 

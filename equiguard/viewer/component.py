@@ -54,7 +54,7 @@ def _handle_save(key: str, uid: str, meta: Mapping[str, Any], on_save: Callable[
         return
     save_id = str(payload.get("save_id", "")) if isinstance(payload, Mapping) else ""
     try:
-        if payload.get("uid") != uid:
+        if not isinstance(payload, Mapping) or payload.get("uid") != uid:
             raise ConfigError("the viewer switched images while saving; press Save again")
         request = parse_save(payload, tuple(meta["shape"]), meta["n"] if meta["n"] > 1 else None)
         report = on_save(request)

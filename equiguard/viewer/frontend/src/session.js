@@ -82,8 +82,7 @@ export const sessionMethods = {
     // the rerun that brought the answer may have taken the keyboard away: give it back to the viewer
     const active = document.activeElement;
     if (!active || active === document.body) this.ui.root.focus({ preventScroll: true });
-    this.status(ack.message, ack.ok ? (ack.message.includes('conflict') || ack.message.includes('not deleted')
-      ? 'warn' : 'ok') : 'error');
+    this.status(ack.message, ack.level || (ack.ok ? 'ok' : 'error'));
   },
 
   mergeServerRois(rois, proposals) {
