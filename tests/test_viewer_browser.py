@@ -289,6 +289,9 @@ def test_number_keys_apply_the_window_presets(page, url):
     assert math.isclose(window["width"], expected.width, rel_tol=1e-6)
     hashes.add(image_hash(page))
     assert len(hashes) >= 4  # brain, lung, bone, liver and auto render differently on 0-36000 values
+    screen = Screen(stage, (300, 400))
+    page.mouse.move(*screen(123.5, 45.5))  # the value under the cursor, in the file's units
+    assert page.locator(".eg-bl").inner_text().strip() == f"x 123 y 45 · {123 * 90 + 45}"
 
 
 def _block_display(k: int):
@@ -497,8 +500,16 @@ def test_two_readers_saving_the_same_roi_keeps_both_versions(page, url, store):
 
 def test_screenshots_of_the_radiograph_at_1x_and_zoomed(page, url):
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    from core.io import load_image
+
     state = open_viewer(page, url, RADIOGRAPH)
     assert state["window"]["width"] > 0 and page.locator(".eg-tl").inner_text().startswith("1841×1955")
+    # MONOCHROME1 with the file's window, drawn in the browser = core.io's rendering (the oracle)
+    expected = np.round(load_image(str(_IMAGES[0] / RADIOGRAPH)).render(0) * 255)
+    points = [(100, 200), (977, 640), (1800, 1500), (1900, 30), (300, 1200)]  # (row, column)
+    drawn = page.evaluate("""(pts) => { const c = window.__equiguardViewers.ann_viewer.imageCanvas.getContext('2d');
+        return pts.map(([i, j]) => c.getImageData(j, i, 1, 1).data[0]); }""", points)
+    assert np.abs(np.array(drawn) - np.array([expected[i, j] for i, j in points])).max() <= 2
     page.screenshot(path=str(ARTIFACTS / "viewer_radiograph_1x.png"), full_page=True)
     stage = state["stageRect"]
     page.mouse.move(round(stage["left"] + stage["width"] * 0.45), round(stage["top"] + stage["height"] * 0.35))
