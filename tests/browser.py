@@ -128,3 +128,18 @@ def fit_transform(stage: dict, shape: tuple[int, int], flip: bool = False, aspec
     s = min(stage["width"] / width, stage["height"] / (height * aspect))
     tx = (stage["width"] + s * width) / 2 if flip else (stage["width"] - s * width) / 2
     return s, stage["left"] + tx, stage["top"] + (stage["height"] - s * aspect * height) / 2
+
+
+def sign_in(page, name: str) -> None:
+    """Give the session an annotator name: the reader-profile form where the sidebar has one
+    ("Reader name" + "Start reading"), else the plain "Annotator" field."""
+    reader = page.get_by_label("Reader name", exact=True)
+    if reader.count():
+        reader.fill(name)
+        page.get_by_role("button", name="Start reading").click()
+        page.get_by_text("Reading as").wait_for(timeout=30000)
+    else:
+        field = page.get_by_label("Annotator", exact=True)
+        field.fill(name)
+        field.press("Enter")
+    wait_for_app(page)

@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 
 from browser import CHROMIUM, browser, page  # noqa: F401 - fixtures
-from browser import fit_transform, wait_for_viewer
+from browser import fit_transform, sign_in, wait_for_viewer
 from browser import goto as _goto, streamlit_server as _streamlit_server, wait_for_app as _wait_for_app
 from conftest import ARTIFACTS
 
@@ -59,10 +59,7 @@ def test_draw_polygon_in_the_viewer_and_save(studio_url, studio_workspace, page)
     _goto(page, f"{studio_url}/annotate")
     # The first file in the sidebar list is demo/CT_small.dcm (sorted); make sure that is what is open.
     assert page.get_by_text("demo/CT_small.dcm").count() >= 1
-    annotator = page.get_by_label("Annotator", exact=True)
-    annotator.fill("browser-test")
-    annotator.press("Enter")
-    _wait_for_app(page)
+    sign_in(page, "browser-test")
     state = wait_for_viewer(page)
     shape = tuple(load_image(ct.source_path).frame(0).shape[:2])
     s, left, top = fit_transform(state["stageRect"], shape)  # a 2-D image is never flipped

@@ -21,7 +21,7 @@ import numpy as np
 import pytest
 
 from browser import CHROMIUM, browser, page  # noqa: F401 - fixtures
-from browser import fit_transform, streamlit_server, viewer_state, wait_for_app, wait_for_viewer
+from browser import fit_transform, sign_in, streamlit_server, viewer_state, wait_for_app, wait_for_viewer
 from conftest import ARTIFACTS
 
 pytestmark = [
@@ -84,10 +84,7 @@ def open_viewer(page, url: str, file: str = GRID, *, annotator: str | None = "re
     page.goto(f"{url}/annotate")
     wait_for_app(page)
     if annotator:
-        field = page.get_by_label("Annotator", exact=True)
-        field.fill(annotator)
-        field.press("Enter")
-        wait_for_app(page)
+        sign_in(page, annotator)
     if convention:
         page.locator('[data-testid="stSidebar"]').get_by_text(convention, exact=True).click()
         wait_for_app(page)
@@ -465,10 +462,7 @@ def test_a_refused_save_keeps_the_drawing_and_says_why(page, url, store):
                            ".querySelector('.eg-status').dataset.kind === 'error'")
     assert "annotator" in page.locator(".eg-status").inner_text()
     assert rois_labelled(store, "kept-in-browser") == []
-    field = page.get_by_label("Annotator", exact=True)
-    field.fill("reader-late")
-    field.press("Enter")
-    wait_for_app(page)
+    sign_in(page, "reader-late")
     assert [r["dirty"] for r in viewer_state(page)["rois"] if r["label"] == "kept-in-browser"] == [True]
     (roi,) = save_and_wait(page, store, lambda: rois_labelled(store, "kept-in-browser"))
     assert roi.annotator == "reader-late" and roi.area == 60 * 60
