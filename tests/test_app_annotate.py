@@ -131,3 +131,5 @@ def test_volume_saves_register_the_slice_they_were_drawn_on(workspace, tmp_path)
     rois = stack_rois(store, sha, image, "axial")
     assert sorted((r["slice"], r["geometry"]["type"]) for r in rois) == [(1, "rect"), (4, "rect")]
     assert stack_rois(store, sha, image, "coronal") == []
+    only_mine = stack_rois(store, sha, image, "axial", rois_of=lambda i: store.list_rois(i, label="none"))
+    assert only_mine == []

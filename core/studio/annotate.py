@@ -24,11 +24,17 @@ def stack_planes(store, sha256: str, image, axis: str | None) -> list:
     return sorted(records, key=lambda r: r.slice_index or 0)
 
 
-def stack_rois(store, sha256: str, image, axis: str | None) -> list[dict[str, Any]]:
-    """Every live ROI on the stack's planes, as viewer payloads (``slice`` set when there are several planes)."""
+def stack_rois(store, sha256: str, image, axis: str | None,
+               rois_of: Callable[[int], list] | None = None) -> list[dict[str, Any]]:
+    """The live ROIs on the stack's planes, as viewer payloads (``slice`` set when there are several planes).
+
+    ``rois_of(image_id)`` chooses which ROIs a plane shows (default: all, ``store.list_rois``); a
+    blinded reading passes the reader's visible ones.
+    """
     several = image.is_volume or image.n_frames > 1
+    rois_of = rois_of or store.list_rois
     return [record_payload(roi, rec.slice_index if several else None)
-            for rec in stack_planes(store, sha256, image, axis) for roi in store.list_rois(rec.id)]
+            for rec in stack_planes(store, sha256, image, axis) for roi in rois_of(rec.id)]
 
 
 def plane_ids(store, path: Path, sha256: str, image, axis: str | None) -> Callable[[int | None], int]:
