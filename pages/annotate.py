@@ -1,17 +1,17 @@
-"""Annotate: open DICOM/NIfTI/PNG images, window them, draw ROIs, label, save, undo, export."""
+"""Annotate: open DICOM/NIfTI/PNG images, read them in the viewer, draw ROIs, label, save, undo, export."""
 
 import time
 from pathlib import Path
 
 import streamlit as st
-from streamlit_drawable_canvas import st_canvas
 
 from pages import _ui
-from core.io import WINDOW_PRESETS, Window, load_image
+from core.io import load_image
 from core.store import AnnotationStore, export_bundle, sha256_file
-from core.studio.annotate import TOOLS, apply_drawing, initial_drawing
-from core.studio.canvas import background_image, fit_canvas
-from core.studio.planes import Plane, find_plane, image_files, images_dir, register_plane, render_plane, save_upload
+from core.studio.annotate import save_edits, stack_planes, stack_rois
+from core.studio.planes import Plane, find_plane, image_files, images_dir, register_plane, save_upload
+from core.viewer import CONVENTIONS, encode_planes
+from equiguard.viewer import roi_viewer
 
 ws = _ui.workspace()
 store = AnnotationStore(ws)
@@ -64,88 +64,54 @@ except Exception as exc:  # noqa: BLE001
     st.stop()
 sha = _sha(path, Path(path).stat().st_mtime)
 
-# ------------------------------------------------------------------ plane and window
+# ------------------------------------------------------------------ view settings
 with st.sidebar:
     st.subheader("View")
+    axis = None
     if image.is_volume:
         axis = st.radio("Axis", ["axial", "coronal", "sagittal"], horizontal=True, key="ann_axis")
-        n = image.n_slices(axis)
-        plane = Plane(st.slider("Slice", 0, n - 1, n // 2, key=f"ann_slice_{axis}"), axis)
-    elif image.n_frames > 1:
-        plane = Plane(st.slider("Frame", 0, image.n_frames - 1, 0, key="ann_frame"), None)
-    else:
-        plane = Plane(0, None)
-    window = None
-    if not image.is_rgb:
-        presets = ["default", "auto", *WINDOW_PRESETS]
-        preset = st.selectbox("Window preset", presets, key="ann_preset",
-                              help=f"default: {image.default_window.describe()}")
-        base = image.resolve_window(preset)
-        lo, hi = float(image.pixels.min()), float(image.pixels.max())
-        span = max(hi - lo, 1e-6)
-        custom = st.checkbox("Adjust centre / width", key="ann_custom")
-        if custom:
-            center = st.slider("Centre", lo - span, hi + span, float(base.center), key="ann_center")
-            width = st.slider("Width", span / 1000, 2 * span, float(min(max(base.width, span / 1000), 2 * span)),
-                              key="ann_width")
-            window = Window(center, width, "custom")
-        else:
-            window = base
+    convention = st.radio("Display convention", CONVENTIONS, key="ann_convention", horizontal=True,
+                          format_func=str.capitalize,
+                          help="Radiological: the patient's right on the screen's left (as radiologists read). "
+                               "A view setting only: ROIs are stored the same way in both.")
+    roi_label = st.text_input("Label for new ROIs", value="lesion", key="ann_roi_label",
+                              help="also editable in the viewer's toolbar")
+    height = st.slider("Viewer height (px)", 400, 1200, 680, 40, key="ann_height")
 
-pixels = render_plane(image, plane, window)
-shape = tuple(pixels.shape[:2])
-record = find_plane(store, sha, image, plane)
-rois = store.list_rois(record.id) if record else []
+
+@st.cache_resource(show_spinner="Preparing the image for the viewer…", max_entries=4)
+def _planes(path: str, mtime: float, axis):
+    return encode_planes(_load(path, mtime), axis)
+
+
+planes = _planes(path, Path(path).stat().st_mtime, axis)
+meta = planes.meta
+where = f"{meta['n']} {axis} slices" if axis else (f"{meta['n']} frames" if meta["n"] > 1 else "2-D image")
+st.caption(f"**{_short(path)}** · {where} · {meta['shape'][1]}×{meta['shape'][0]} px · {image.format} "
+           f"{image.modality or ''} · window {image.default_window.describe()} · press **?** in the viewer for hotkeys")
+
+
+def _save(request):
+    return save_edits(store, Path(path), sha, image, axis, request, annotator)
+
+
+result = roi_viewer(planes, key="ann_viewer", uid=f"{sha}:{axis}", rois=stack_rois(store, sha, image, axis),
+                    convention=convention, active_label=roi_label.strip(), on_save=_save, height=height)
+if result.report is not None:
+    {"ok": st.success, "warn": st.warning, "error": st.error}[result.report.level](result.report.describe())
+
+# ------------------------------------------------------------------ class label
+first = Plane(meta["n"] // 2 if meta["n"] > 1 else 0, axis)
+record = find_plane(store, sha, image, first)
 label_rec = store.get_image_label(record.id) if record else None
-
-where = f"slice {plane.index} ({plane.axis})" if plane.axis else (f"frame {plane.index}" if image.n_frames > 1 else "")
-st.caption(f"**{_short(path)}** {where} · {shape[1]}×{shape[0]} px · {image.format} {image.modality or ''}"
-           + (f" · window {window.describe()}" if window is not None else ""))
-
-# ------------------------------------------------------------------ labels and tools
-c1, c2, c3 = st.columns([2, 2, 3])
-tool = c1.radio("Tool", list(TOOLS), horizontal=False, key="ann_tool")
-class_label = c2.text_input("Image class label", value=label_rec.label if label_rec else "",
-                            key=f"ann_class_{sha}_{plane}")
-roi_label = c2.text_input("Label for new ROIs", value=st.session_state.get("ann_roi_label_last", "lesion"),
-                          key="ann_roi_label")
-with c3:
-    st.markdown("**How to draw**")
-    st.caption("Polygon: click the vertices, then click the first vertex again to close it. "
-               "Rectangle/circle: drag. Freehand: draw a closed outline. Stored ROIs appear in orange; "
-               "turn on the canvas toolbar's edit toggle to move their vertices. Then press **Save**.")
-
-width, height, transform = fit_canvas(shape)
-drawing, owners = initial_drawing(rois, transform)
-revision = "-".join(f"{r.id}.{r.version}" for r in rois)
-canvas = st_canvas(
-    fill_color="rgba(0, 200, 255, 0.25)", stroke_width=2, stroke_color="#00c8ff",
-    background_image=background_image(pixels, (width, height)), background_image_fit="stretch",
-    drawing_mode=TOOLS[tool], initial_drawing=drawing, width=width, height=height,
-    key=f"canvas-{sha[:16]}-{plane.index}-{plane.axis}-{width}x{height}-{revision}",
-)
-
-b1, b2, _ = st.columns([1, 1, 3])
-if b1.button("Save", icon=":material/save:", type="primary", key="ann_save"):
+c1, c2 = st.columns([3, 1], vertical_alignment="bottom")
+class_label = c1.text_input("Image class label (for few-shot training)", value=label_rec.label if label_rec else "",
+                            key=f"ann_class_{sha}_{axis}",
+                            help="stored on the middle plane" if meta["n"] > 1 else None)
+if c2.button("Set class label", key="ann_set_label"):
     try:
-        image_id = record.id if record else register_plane(store, Path(path), image, plane)
-        summary = apply_drawing(store, image_id, rois, drawing, owners, canvas.json_data, shape, transform,
-                                label=roi_label, annotator=annotator)
-        if class_label.strip() and (label_rec is None or label_rec.label != class_label.strip()):
-            store.set_image_label(image_id, class_label.strip(), annotator or "unknown")
-    except Exception as exc:  # noqa: BLE001
-        _ui.show_error(exc)
-    else:
-        st.session_state["ann_roi_label_last"] = roi_label
-        st.session_state["ann_flash"] = summary.describe()
-        for warning in summary.warnings:
-            st.warning(warning)
-        if summary.created or summary.updated:
-            st.rerun()
-if b2.button("Set class label only", key="ann_set_label"):
-    try:
-        image_id = record.id if record else register_plane(store, Path(path), image, plane)
-        store.set_image_label(image_id, class_label, annotator)
+        image_id = record.id if record else register_plane(store, Path(path), image, first)
+        store.set_image_label(image_id, class_label, annotator or "unknown")
     except Exception as exc:  # noqa: BLE001
         _ui.show_error(exc)
     else:
@@ -155,12 +121,15 @@ if "ann_flash" in st.session_state:
     st.success(st.session_state.pop("ann_flash"))
 
 # ------------------------------------------------------------------ stored ROIs
-st.subheader(f"ROIs on this {('slice' if plane.axis else 'image')} ({len(rois)})")
-for roi in rois:
+records = stack_planes(store, sha, image, axis)
+rois = [(rec, roi) for rec in records for roi in store.list_rois(rec.id)]
+st.subheader(f"Stored ROIs in this {'stack' if meta['n'] > 1 else 'image'} ({len(rois)})")
+for rec, roi in rois:
     r1, r2, r3, r4 = st.columns([4, 2, 1, 1])
-    r1.markdown(f"**{roi.label}** · {roi.area} px · v{roi.version} · by {roi.annotator}")
+    plane_text = f" · {axis or 'frame'} {rec.slice_index}" if meta["n"] > 1 else ""
+    r1.markdown(f"**{roi.label}**{plane_text} · {roi.area} px · v{roi.version} · by {roi.annotator}")
     r2.caption(roi.updated_at)
-    if r3.button("Undo", key=f"undo-{roi.id}", help="go back to the previous version"):
+    if r3.button("Undo", key=f"undo-{roi.id}", help="go back to the previous stored version"):
         try:
             store.undo_roi(roi.id, annotator=annotator or "unknown", expected_version=roi.version)
         except Exception as exc:  # noqa: BLE001
@@ -174,10 +143,10 @@ for roi in rois:
             _ui.show_error(exc)
         else:
             st.rerun()
-deleted = [r for r in store.list_rois(record.id, include_deleted=True) if r.deleted] if record else []
+deleted = [(rec, r) for rec in records for r in store.list_rois(rec.id, include_deleted=True) if r.deleted]
 if deleted:
     with st.expander(f"Deleted ROIs ({len(deleted)})"):
-        for roi in deleted:
+        for rec, roi in deleted:
             d1, d2 = st.columns([4, 1])
             d1.write(f"{roi.label} · {roi.area} px · v{roi.version}")
             if d2.button("Restore", key=f"restore-{roi.id}"):

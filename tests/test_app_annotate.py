@@ -1,4 +1,4 @@
-"""The Annotate page's logic: canvas drawings diffed against the store, canvas sizing."""
+"""The Annotate page's logic around the viewer: what a save does to the store, and a file's ROIs for the viewer."""
 
 from __future__ import annotations
 
@@ -6,92 +6,130 @@ import numpy as np
 import pytest
 
 from core.errors import ConfigError
-from core.roi import objects_to_masks
 from core.store import AnnotationStore
-from core.studio.annotate import apply_drawing, initial_drawing
-from core.studio.canvas import fit_canvas
+from core.studio.annotate import save_edits, stack_planes, stack_rois
+from core.viewer import apply_save, encode_rle, geometry_to_mask, parse_save
+
+SHAPE = (40, 60)
 
 
-def _rect(left, top, width, height):
-    return {"type": "rect", "left": left, "top": top, "width": width, "height": height, "originX": "left",
-            "originY": "top", "scaleX": 1, "scaleY": 1, "angle": 0, "fill": "red", "stroke": "red",
-            "strokeWidth": 0}
+def _rect(x, y, w, h):
+    return {"format": "viewer/1", "type": "rect", "x": x, "y": y, "width": w, "height": h}
+
+
+def _edit(cid, **fields):
+    return {"cid": cid, "id": None, "version": None, "slice": None, "label": "lesion", "kind": "shape",
+            "geometry": None, "rle": None, "deleted": False, "proposal": None, **fields}
 
 
 @pytest.fixture
 def plane(workspace):
     store = AnnotationStore(workspace)
-    image_id = store.add_image("ab" * 32, workspace.root / "x.png", shape=(40, 60))
-    return store, image_id
+    return store, store.add_image("ab" * 32, workspace.root / "x.png", shape=SHAPE)
 
 
-@pytest.mark.parametrize("shape", [(40, 60), (128, 128), (512, 300), (7, 1000)])
-def test_fit_canvas_keeps_aspect_and_maps_corners(shape):
-    width, height, t = fit_canvas(shape)
-    scale = 640 / max(shape)
-    assert max(width, height) == 640
-    assert abs(width - shape[1] * scale) <= 0.5 and abs(height - shape[0] * scale) <= 0.5
-    corners = t.to_canvas(np.array([[0, 0], [shape[1], shape[0]]]))
-    assert np.allclose(corners, [[0, 0], [width, height]])
-
-
-def test_new_shapes_become_rois_with_their_masks(plane):
+def test_new_shapes_and_painted_masks_are_stored_as_drawn(plane):
     store, image_id = plane
-    width, height, t = fit_canvas((40, 60))
-    drawing, owners = initial_drawing([], t)
-    shapes = [_rect(0, 0, 10 * t.scale_x, 5 * t.scale_y), _rect(30 * t.scale_x, 20 * t.scale_y,
-                                                                 20 * t.scale_x, 10 * t.scale_y)]
-    summary = apply_drawing(store, image_id, [], drawing, owners, {"objects": shapes}, (40, 60), t,
-                            label="lesion", annotator="dr a")
-    assert len(summary.created) == 2 and summary.updated == []
-    rois = store.list_rois(image_id)
-    assert [r.area for r in rois] == [50, 200]
-    assert rois[1].mask[20:30, 30:50].all() and rois[1].mask.sum() == 200
-    assert {r.annotator for r in rois} == {"dr a"} and {r.label for r in rois} == {"lesion"}
+    painted = np.zeros(SHAPE, bool)
+    painted[30:35, 40:52] = True
+    request = parse_save({"save_id": "s1", "edits": [
+        _edit("a", geometry=_rect(2.5, 3, 10, 5)),
+        _edit("b", kind="mask", rle=encode_rle(painted), label="oedema", proposal="model-1"),
+    ]}, SHAPE)
+    assert request.edits[1].proposal == "model-1"
+    report = apply_save(store, request, image_id_for=lambda _: image_id, annotator="dr a")
+    assert report.ok and [r.status for r in report.results] == ["saved", "saved"]
+    first, second = store.list_rois(image_id)
+    assert np.array_equal(first.mask, geometry_to_mask(_rect(2.5, 3, 10, 5), SHAPE)) and first.area == 50
+    assert first.geometry == _rect(2.5, 3.0, 10.0, 5.0)
+    assert np.array_equal(second.mask, painted) and second.geometry == {"format": "viewer/1", "type": "mask"}
+    assert report.to_ack()["results"]["b"] == {"status": "saved", "roi_id": second.id, "message": ""}
 
 
-def test_untouched_rois_are_not_rewritten_and_edits_make_a_version(plane):
+def test_edits_deletes_and_empty_masks(plane):
     store, image_id = plane
-    width, height, t = fit_canvas((40, 60))
-    mask = np.zeros((40, 60), bool)
-    mask[5:25, 10:30] = True
-    mask[30:35, 50:55] = True  # a second piece: two canvas objects owned by one ROI
-    roi = store.add_roi(image_id, "lesion", mask, annotator="dr a")
-    drawing, owners = initial_drawing([roi], t)
-    assert owners == [roi.id, roi.id]
-    # The outlines drawn back rasterise to the stored mask.
-    back = np.zeros_like(mask)
-    for _, m in objects_to_masks(drawing, (40, 60), t):
-        back |= m
-    assert np.array_equal(back, mask)
-    same = apply_drawing(store, image_id, [roi], drawing, owners, drawing, (40, 60), t, label="x", annotator="dr b")
-    assert same.created == [] and same.updated == [] and store.get_roi(roi.id).version == 1
-    moved = [dict(o) for o in drawing["objects"]]
-    small = next(i for i, m in objects_to_masks(drawing, (40, 60), t) if m[30:35, 50:55].all())
-    moved[small] = _rect(0, 0, 5 * t.scale_x, 5 * t.scale_y)  # replace the small piece by another square
-    edit = apply_drawing(store, image_id, [roi], drawing, owners, {"objects": moved}, (40, 60), t, label="x",
-                         annotator="dr b")
-    assert edit.updated == [roi.id] and edit.created == []
-    new = store.get_roi(roi.id)
-    assert new.version == 2 and new.annotator == "dr b"
-    assert new.mask[0:5, 0:5].all() and not new.mask[30:35, 50:55].any() and new.mask[5:25, 10:30].all()
-    store.undo_roi(roi.id, annotator="dr b")
-    assert np.array_equal(store.get_roi(roi.id).mask, mask)
+    a = store.add_roi(image_id, "lesion", geometry_to_mask(_rect(0, 0, 5, 5), SHAPE), annotator="dr a")
+    b = store.add_roi(image_id, "lesion", geometry_to_mask(_rect(10, 10, 5, 5), SHAPE), annotator="dr a")
+    c = store.add_roi(image_id, "lesion", geometry_to_mask(_rect(20, 20, 5, 5), SHAPE), annotator="dr a")
+    request = parse_save({"edits": [
+        _edit("sa", id=a.id, version=1, geometry=_rect(0, 0, 8, 8), label="tumour"),
+        _edit("sb", id=b.id, version=1, deleted=True),
+        _edit("sc", id=c.id, version=1, kind="mask", rle=encode_rle(np.zeros(SHAPE, bool))),  # erased away
+    ]}, SHAPE)
+    report = apply_save(store, request, image_id_for=lambda _: image_id, annotator="dr b")
+    assert [r.status for r in report.results] == ["saved", "deleted", "deleted"]
+    edited = store.get_roi(a.id)
+    assert (edited.version, edited.area, edited.label, edited.annotator) == (2, 64, "tumour", "dr b")
+    assert store.get_roi(b.id).deleted and store.get_roi(c.id).deleted
+    store.undo_roi(a.id, annotator="dr b")
+    assert store.get_roi(a.id).area == 25  # the store's own undo still works on viewer edits
 
 
-def test_removed_shapes_save_nothing_and_missing_names_are_errors(plane):
+def test_a_stale_edit_is_kept_as_a_new_roi_beside_the_other_readers(plane):
     store, image_id = plane
-    width, height, t = fit_canvas((40, 60))
-    mask = np.zeros((40, 60), bool)
-    mask[5:25, 10:30] = True
-    roi = store.add_roi(image_id, "lesion", mask, annotator="dr a")
-    drawing, owners = initial_drawing([roi], t)
-    summary = apply_drawing(store, image_id, [roi], drawing, owners, {"objects": []}, (40, 60), t, label="x",
-                            annotator="dr a")
-    assert summary.warnings and store.get_roi(roi.id).version == 1 and not store.get_roi(roi.id).deleted
-    extra = {"objects": drawing["objects"] + [_rect(0, 0, 40, 40)]}
-    with pytest.raises(ConfigError, match="annotator"):
-        apply_drawing(store, image_id, [roi], drawing, owners, extra, (40, 60), t, label="x", annotator=" ")
-    with pytest.raises(ConfigError, match="label"):
-        apply_drawing(store, image_id, [roi], drawing, owners, extra, (40, 60), t, label="", annotator="dr a")
-    assert len(store.list_rois(image_id)) == 1
+    roi = store.add_roi(image_id, "lesion", geometry_to_mask(_rect(0, 0, 5, 5), SHAPE), annotator="dr a")
+    theirs = store.update_roi(roi.id, expected_version=1, annotator="dr b",
+                              mask=geometry_to_mask(_rect(0, 0, 6, 6), SHAPE))
+    request = parse_save({"edits": [_edit("s", id=roi.id, version=1, geometry=_rect(0, 0, 9, 9)),
+                                    _edit("d", id=roi.id, version=1, deleted=True)]}, SHAPE)
+    report = apply_save(store, request, image_id_for=lambda _: image_id, annotator="dr a")
+    assert [r.status for r in report.results] == ["forked", "kept"]
+    assert "changed by dr b" in report.describe() and "both versions are kept" in report.describe()
+    assert report.ok and report.level == "warn" and report.to_ack()["level"] == "warn"
+    assert store.get_roi(roi.id).version == theirs.version and store.get_roi(roi.id).area == 36
+    fork = store.get_roi(report.results[0].roi_id)
+    assert fork.area == 81 and fork.annotator == "dr a" and fork.image_id == image_id
+
+
+def test_a_refused_save_writes_nothing_and_a_failed_edit_spares_the_others(plane):
+    store, image_id = plane
+    request = parse_save({"edits": [_edit("a", geometry=_rect(0, 0, 4, 4))]}, SHAPE)
+    report = apply_save(store, request, image_id_for=lambda _: image_id, annotator="  ")
+    assert not report.ok and "annotator" in report.describe() and store.list_rois(image_id) == []
+    request = parse_save({"edits": [_edit("gone", id=999, version=1, geometry=_rect(0, 0, 4, 4)),
+                                    _edit("new", geometry=_rect(0, 0, 4, 4))]}, SHAPE)
+    report = apply_save(store, request, image_id_for=lambda _: image_id, annotator="dr a")
+    assert [r.status for r in report.results] == ["failed", "saved"] and not report.ok
+    assert "999" in report.results[0].message and len(store.list_rois(image_id)) == 1
+    assert report.to_ack()["ok"] is False and report.level == "error"
+
+
+@pytest.mark.parametrize("payload,match", [
+    ({"edits": "x"}, "list of edits"),
+    ({"edits": [_edit("a", kind="blob")]}, "kind"),
+    ({"edits": [_edit("a", label=" ", geometry=_rect(0, 0, 2, 2))]}, "label"),
+    ({"edits": [_edit("a", kind="mask", rle=encode_rle(np.ones((4, 4))))]}, "image plane"),
+    ({"edits": [_edit("a", geometry=_rect(0, 0, 2, 2)), _edit("a", geometry=_rect(0, 0, 2, 2))]}, "client id"),
+    ({"edits": [_edit("a", id=3, geometry=_rect(0, 0, 2, 2))]}, "version"),
+    ({"edits": [_edit("", geometry=_rect(0, 0, 2, 2))]}, "client id"),
+    ({"edits": [_edit("a", geometry={"type": "mask"})]}, "polygon"),
+])
+def test_malformed_saves_are_config_errors(payload, match):
+    with pytest.raises(ConfigError, match=match):
+        parse_save(payload, SHAPE)
+
+
+def test_volume_saves_register_the_slice_they_were_drawn_on(workspace, tmp_path):
+    import nibabel as nib
+
+    from core.io import load_image
+    from core.store import sha256_file
+
+    path = tmp_path / "vol.nii.gz"
+    nib.save(nib.Nifti1Image(np.zeros((12, 10, 6), np.int16), np.eye(4)), path)
+    image, sha = load_image(str(path)), sha256_file(path)
+    store = AnnotationStore(workspace)
+    shape = image.slice(0, "axial").shape
+    with pytest.raises(ConfigError, match="slice 6 is outside"):
+        parse_save({"edits": [_edit("a", slice=6, geometry=_rect(0, 0, 2, 2))]}, shape, n_slices=6)
+    request = parse_save({"edits": [_edit("a", slice=4, geometry=_rect(1, 1, 3, 3)),
+                                    _edit("b", slice=1, geometry=_rect(2, 2, 2, 2))]}, shape, n_slices=6)
+    report = save_edits(store, path, sha, image, "axial", request, "dr a")
+    assert report.ok
+    planes = stack_planes(store, sha, image, "axial")
+    assert [(p.slice_index, p.axis, p.shape) for p in planes] == [(1, "axial", shape), (4, "axial", shape)]
+    rois = stack_rois(store, sha, image, "axial")
+    assert sorted((r["slice"], r["geometry"]["type"]) for r in rois) == [(1, "rect"), (4, "rect")]
+    assert stack_rois(store, sha, image, "coronal") == []
+    only_mine = stack_rois(store, sha, image, "axial", rois_of=lambda i: store.list_rois(i, label="none"))
+    assert only_mine == []

@@ -1,5 +1,9 @@
 """Peer oracle: Fabric.js 7 itself (the canvas component in a real chromium) renders our test objects.
 
+The Annotate page now uses ``equiguard.viewer``; ``core.roi.fabric`` still reads the Fabric objects
+the old canvas stored with its ROIs (``core.viewer.legacy``), so this oracle stays, with
+streamlit-drawable-canvas as a test-only dependency.
+
 Each object is drawn in solid black on a white canvas, with no visible stroke
 but a non-zero ``strokeWidth`` (which still moves the origin), and the
 screenshot is compared per object with our mask.  Only anti-aliased edge

@@ -1,6 +1,7 @@
 """ROI geometry: Fabric.js canvas objects <-> binary masks in image pixel coordinates.
 
-The drawing canvas (streamlit-drawable-canvas, Fabric.js 7) reports shapes in
+The old drawing canvas (streamlit-drawable-canvas, Fabric.js 7), whose ROIs the store still holds
+(see ``core.viewer.legacy``), reported shapes in
 canvas pixels; :class:`CanvasTransform` says where the image sits on the
 canvas.  ``shapes_to_mask`` / ``objects_to_masks`` turn objects into bool masks
 (H, W) with the full Fabric object transform applied; ``mask_to_canvas_objects``
