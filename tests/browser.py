@@ -131,15 +131,10 @@ def fit_transform(stage: dict, shape: tuple[int, int], flip: bool = False, aspec
 
 
 def sign_in(page, name: str) -> None:
-    """Give the session an annotator name: the reader-profile form where the sidebar has one
-    ("Reader name" + "Start reading"), else the plain "Annotator" field."""
+    """Start reading as ``name`` through the sidebar's reader-profile form."""
     reader = page.get_by_label("Reader name", exact=True)
-    if reader.count():
-        reader.fill(name)
-        page.get_by_role("button", name="Start reading").click()
-        page.get_by_text("Reading as").wait_for(timeout=30000)
-    else:
-        field = page.get_by_label("Annotator", exact=True)
-        field.fill(name)
-        field.press("Enter")
+    reader.wait_for(timeout=30000)  # the sidebar renders after the page's first script run
+    reader.fill(name)
+    page.get_by_role("button", name="Start reading").click()
+    page.get_by_text("Reading as").wait_for(timeout=30000)
     wait_for_app(page)
