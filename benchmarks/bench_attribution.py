@@ -15,17 +15,12 @@ prototype target, so both explain the same fixed prototypes through a
 from __future__ import annotations
 
 import argparse
-import time
 
 import torch
 
+from benchmarks.bench_explain import _time
+
 __all__ = ["main"]
-
-
-def _time(fn) -> float:
-    start = time.process_time()
-    fn()
-    return time.process_time() - start
 
 
 def main(quick: bool = False) -> dict:

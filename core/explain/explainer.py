@@ -75,7 +75,7 @@ class Explainer:
         scores = target(outputs)
         if not isinstance(scores, torch.Tensor) or scores.shape != (batch,):
             shape = tuple(scores.shape) if isinstance(scores, torch.Tensor) else type(scores).__name__
-            raise ConfigError(f"a {self.name} target must return one score per image, got {shape}")
+            raise ConfigError(f"the {self.name} target must return one score per image, got {shape}")
         return scores
 
     # ------------------------------------------------------------- subclasses
