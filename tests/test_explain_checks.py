@@ -8,7 +8,7 @@ import torch
 from torch import nn
 
 from core.errors import ConfigError
-from core.explain import (EXPLAINERS, ClassProbabilityTarget, Explainer, IntegratedGradients, Occlusion,
+from core.explain import (EXPLAINERS, average_ranks, ClassProbabilityTarget, Explainer, IntegratedGradients, Occlusion,
                           build_explainer, cam_alignment, cascading_randomisation, deletion_insertion,
                           explainer_factory, randomisable_layers, randomisation_check, rank_correlation, ssim,
                           unit_maps)
@@ -189,6 +189,15 @@ def test_similarities_match_scipy_and_scikit_image():
     np.testing.assert_allclose(ssim(a, a), np.ones(4), atol=1e-12)
     b[1] = 0.5
     assert np.isnan(rank_correlation(a, b)[1]) and np.isfinite(rank_correlation(a, b)[[0, 2, 3]]).all()
+
+
+def test_average_ranks_match_scipy_with_ties():
+    from scipy.stats import rankdata
+
+    gen = np.random.default_rng(0)
+    values = gen.integers(0, 5, size=(7, 40)).astype(float)  # many ties
+    values[3] = 1.0  # one constant row
+    np.testing.assert_array_equal(average_ranks(values), rankdata(values, axis=1))
 
 
 # ------------------------------------------------------------------ randomisation

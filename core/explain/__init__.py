@@ -21,7 +21,7 @@ Public API::
     randomisation_check(model, x, targets, explainers, seed, retarget) -> RandomisationResult
     cascading_randomisation(model, seed) -> (layer, randomised copy), ...
     deletion_insertion(model, x, maps, targets, steps, baseline, seed) -> FaithfulnessResult
-    rank_correlation(a, b) -> (B,); ssim(a, b) -> (B,)
+    rank_correlation(a, b) -> (B,); ssim(a, b) -> (B,); average_ranks(values (B, N))
 
     # losses
     soft_dice(p, g, eps) -> (B,)       soft_dice_loss(p, g, eps, reduction)
@@ -41,7 +41,7 @@ from core.explain.randomisation import (RandomisationResult, cascading_randomisa
                                         randomisation_check)
 from core.explain.registry import (EXPLAINERS, INDEPENDENT_EXPLAINERS, ExplainerFactory, build_explainer,
                                    explainer_factory)
-from core.explain.similarity import rank_correlation, ssim
+from core.explain.similarity import average_ranks, rank_correlation, ssim
 from core.explain.targets import ClassLogitTarget, ClassProbabilityTarget, PrototypeDistanceTarget
 
 __all__ = [
@@ -53,5 +53,5 @@ __all__ = [
     "cam_alignment", "ALIGNMENT_METRICS", "unit_maps", "MAP_SIGNS",
     "RandomisationResult", "randomisation_check", "cascading_randomisation", "randomisable_layers",
     "FaithfulnessResult", "deletion_insertion",
-    "rank_correlation", "ssim",
+    "rank_correlation", "average_ranks", "ssim",
 ]

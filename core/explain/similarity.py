@@ -12,7 +12,7 @@ import torch.nn.functional as F
 
 from core.errors import ConfigError
 
-__all__ = ["rank_correlation", "ssim"]
+__all__ = ["rank_correlation", "average_ranks", "ssim"]
 
 # Wang et al. 2004 / scikit-image defaults: Gaussian window sigma 1.5 truncated at 3.5 sigma (11 taps).
 _SSIM_SIGMA, _SSIM_RADIUS, _K1, _K2 = 1.5, 5, 0.01, 0.03
@@ -24,17 +24,30 @@ def _pair(a: torch.Tensor, b: torch.Tensor) -> None:
                           f"and {tuple(b.shape)}")
 
 
+def average_ranks(values: np.ndarray) -> np.ndarray:
+    """Row-wise ranks 1..N of ``values`` (B, N), ties sharing their average rank (scipy's ``rankdata``)."""
+    b, n = values.shape
+    order = np.argsort(values, axis=1, kind="stable")
+    ordered = np.take_along_axis(values, order, 1)
+    starts = np.ones((b, n), dtype=bool)
+    starts[:, 1:] = ordered[:, 1:] != ordered[:, :-1]
+    group = np.cumsum(starts.ravel()) - 1  # tie groups numbered across all rows (every row opens one)
+    position = np.tile(np.arange(1, n + 1, dtype=np.float64), b)
+    mean_rank = np.bincount(group, weights=position) / np.bincount(group)
+    ranks = np.empty((b, n))
+    np.put_along_axis(ranks, order, mean_rank[group].reshape(b, n), 1)
+    return ranks
+
+
 def rank_correlation(a: torch.Tensor, b: torch.Tensor) -> np.ndarray:
     """Spearman correlation of the pixels of ``a`` and ``b`` (both (B, H, W)) per image -> (B,).
 
     Ties get their average rank (as scipy's ``spearmanr``).  NaN where either
     map is constant: a constant map has no ranking to compare.
     """
-    from scipy.stats import rankdata
-
     _pair(a, b)
-    ra = rankdata(a.detach().flatten(1).double().cpu().numpy(), axis=1)
-    rb = rankdata(b.detach().flatten(1).double().cpu().numpy(), axis=1)
+    ra = average_ranks(a.detach().flatten(1).double().cpu().numpy())
+    rb = average_ranks(b.detach().flatten(1).double().cpu().numpy())
     ra -= ra.mean(1, keepdims=True)
     rb -= rb.mean(1, keepdims=True)
     norm = np.sqrt((ra * ra).sum(1) * (rb * rb).sum(1))

@@ -68,8 +68,8 @@ class CheckSizes:
 
 
 FULL_CHECKS = CheckSizes()
-QUICK_CHECKS = CheckSizes(episodes=2, randomisation_images=4, faithfulness_images=6, ig_steps=8,
-                          occlusion_patch=12, occlusion_stride=12, deletion_steps=8, batch=30)
+QUICK_CHECKS = CheckSizes(episodes=2, randomisation_images=3, faithfulness_images=4, ig_steps=4,
+                          occlusion_patch=16, occlusion_stride=16, deletion_steps=4, batch=30)
 
 
 @dataclass
