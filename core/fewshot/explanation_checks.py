@@ -90,15 +90,18 @@ class EpisodeQueries:
 
     def targets(self, sl: slice, metric: str, score: str = "log_prob",
                 protos: torch.Tensor | None = None) -> PrototypeScoreTarget:
-        """Target of rows ``sl`` against the stored (or the given (R, way, D)) prototypes."""
-        p = self.protos if protos is None else protos
-        return PrototypeScoreTarget(p[sl], self.labels[sl].to(p.device), metric, score)
+        """Target of rows ``sl`` against their stored prototypes, or against ``protos`` given for those rows."""
+        p = self.protos[sl] if protos is None else protos
+        return PrototypeScoreTarget(p, self.labels[sl].to(p.device), metric, score)
 
-    def reformed_protos(self, model: ProtoNet, data: FewShotData) -> torch.Tensor:
-        """(R, way, D) prototypes re-formed by ``model`` (e.g. a randomised copy) from each episode's support."""
-        per_episode = [class_prototypes(embed(model, data.images[s]), y.to(next(model.parameters()).device), self.way)
-                       for s, y in self.supports]
-        return torch.stack(per_episode)[self.owners.to(per_episode[0].device)]
+    def reformed_protos(self, model: ProtoNet, data: FewShotData, sl: slice = slice(None)) -> torch.Tensor:
+        """Prototypes of rows ``sl`` (n, way, D) re-formed by ``model`` (e.g. a randomised copy) from the
+        support sets of their episodes."""
+        device = next(model.parameters()).device
+        owners = self.owners[sl].tolist()
+        protos = {i: class_prototypes(embed(model, data.images[self.supports[i][0]]),
+                                      self.supports[i][1].to(device), self.way) for i in sorted(set(owners))}
+        return torch.stack([protos[i] for i in owners])
 
 
 def episode_queries(model: ProtoNet, data: FewShotData, way: int, shot: int, query: int, episodes: int,
@@ -212,7 +215,7 @@ def explanation_checks(model: ProtoNet, data: FewShotData, *, way: int = 3, shot
                 sl = slice(0, n_rand)
                 check = randomisation_check(
                     model, data.images[q.rows[sl]], None, {name: factory}, seed=seed,
-                    retarget=lambda m: q.targets(sl, m.metric, protos=q.reformed_protos(m, data)))
+                    retarget=lambda m: q.targets(sl, m.metric, protos=q.reformed_protos(m, data, sl)))
                 entry["randomisation"] = {"images": n_rand, **check.summary()[name]}
             out[name] = entry
             if progress is not None:
