@@ -8,8 +8,9 @@ explainer in :data:`core.explain.EXPLAINERS` (Grad-CAM, Grad-CAM++ and the
 independent occlusion and Integrated Gradients), and reports for each:
 
 * **alignment** with the expert ROI (soft Dice, IoU, pointing game, energy
-  inside the ROI) of the [0, 1] maps (:func:`core.explain.unit_maps`: positive
-  part divided by the maximum), mean +- 95% CI over episodes;
+  inside the ROI), mean +- 95% CI over episodes, of [0, 1] maps: signed maps
+  (occlusion, IG) through :func:`core.explain.unit_maps` (positive part divided
+  by the maximum), CAMs as the CAM normalises them;
 * the **cascading randomisation check** (Spearman / SSIM per randomised layer;
   every randomised copy re-forms its prototypes from the support set);
 * **deletion / insertion AUC** of the episode probability of the true class,
@@ -128,8 +129,12 @@ def _factories(sizes: CheckSizes, names: Sequence[str]) -> dict:
 
 
 def _explain_all(factory, model: ProtoNet, data: FewShotData, q: EpisodeQueries, n: int,
-                 batch: int) -> tuple[torch.Tensor, list[float]]:
-    """(n, H, W) maps of the first n rows, and IG's completeness gaps |delta| (empty for other explainers)."""
+                 batch: int) -> tuple[torch.Tensor, torch.Tensor, list[float]]:
+    """Raw and [0, 1] maps (n, H, W) of the first n rows, and IG's completeness gaps |delta| (empty otherwise).
+
+    For the [0, 1] maps, signed maps become their positive part divided by the maximum (:func:`core.explain.unit_maps`); CAMs are
+    kept as the CAM itself normalises them, so the Grad-CAM row matches the evaluation's Grad-CAM alignment.
+    """
     device = next(model.parameters()).device
     maps, gaps = [], []
     with factory(model) as explain:
@@ -138,12 +143,13 @@ def _explain_all(factory, model: ProtoNet, data: FewShotData, q: EpisodeQueries,
             maps.append(explain(data.images[q.rows[sl]].to(device), q.targets(sl, model.metric)).detach().cpu())
             if getattr(explain, "delta", None) is not None:
                 gaps += explain.delta.abs().tolist()
-    return torch.cat(maps), gaps
+    raw = torch.cat(maps)
+    return raw, (unit_maps(raw, MAP_SIGN) if explain.signed else raw), gaps
 
 
 def _alignment(maps: torch.Tensor, data: FewShotData, q: EpisodeQueries) -> dict:
     masks = data.masks[q.rows]
-    aligned = cam_alignment(unit_maps(maps, MAP_SIGN), masks)
+    aligned = cam_alignment(maps, masks)
     has_roi = masks.flatten(1).any(1)
     per_episode = {m: [] for m in ALIGNMENT_METRICS}
     for i in range(len(q.supports)):
@@ -205,9 +211,9 @@ def explanation_checks(model: ProtoNet, data: FewShotData, *, way: int = 3, shot
         out = {}
         for k, (name, factory) in enumerate(factories.items()):
             start = time.perf_counter()
-            maps, gaps = _explain_all(factory, model, data, q, len(q.rows), sizes.batch)
+            maps, unit, gaps = _explain_all(factory, model, data, q, len(q.rows), sizes.batch)
             seconds = time.perf_counter() - start
-            entry = {**_alignment(maps, data, q), "seconds": seconds, "images": len(q.rows),
+            entry = {**_alignment(unit, data, q), "seconds": seconds, "images": len(q.rows),
                      "faithfulness": _faithfulness(model, data, q, maps, sizes, seed)}
             if gaps:  # Integrated Gradients: |sum of attributions - (score(x) - score(baseline))|
                 entry["completeness_gap"] = mean_ci(gaps)
