@@ -31,7 +31,18 @@ def test_reproduce_fewshot_quick(tmp_path, workspace):
         assert r["accuracy"]["n"] == summary["sizes"]["eval_episodes"] * len(summary["seeds"])
         assert 0.0 <= r["cam_dice"]["mean"] <= 1.0
     md = (out / "results.md").read_text()
-    assert "NOT clinical data" in md and md.count("\n|") == len(rows) + 2
+    main_table, checks_section = md.split("## Explanations checked independently")
+    assert "NOT clinical data" in md and main_table.count("\n|") == len(rows) + 2
+    # Independent explainers on the same test episodes: every (cell, explainer) row, and paired guided gains.
+    checks = summary["explanation_checks"]
+    cells = {(r["dataset"], r["spurious"], r["arm"]) for r in rows}
+    assert {(r["dataset"], r["spurious"], r["arm"], r["explainer"]) for r in checks["rows"]} == {
+        (*c, e) for c in cells for e in ("gradcam", "gradcam++", "occlusion", "integrated_gradients")}
+    for r in checks["rows"]:
+        assert 0.0 <= r["dice"]["mean"] <= 1.0 and len(r["spearman_per_layer"]) == len(r["randomisation_layers"])
+        assert 0.0 <= r["deletion_auc"]["mean"] <= 1.0 and 0.0 <= r["insertion_random_auc"]["mean"] <= 1.0
+    assert len(checks["gains"]) == 4 * 4  # 4 data cells x 4 explainers, guided minus unguided
+    assert checks_section.count("\n| brain") + checks_section.count("\n| cxr") == len(checks["rows"]) + 16
     html = (out / "figure.html").read_text()
     assert "plotly-graph-div" in html
     # plotly.js is inlined so the report opens offline: no script is fetched from the network.

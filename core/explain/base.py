@@ -23,6 +23,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from core.errors import ConfigError
+from core.explain.explainer import Explainer
 
 __all__ = ["BaseCAM", "Target", "TargetSpec", "resolve_target", "minmax_normalise"]
 
@@ -52,7 +53,7 @@ def resolve_target(targets: TargetSpec) -> Target:
     return ClassLogitTarget(targets)
 
 
-class BaseCAM:
+class BaseCAM(Explainer):
     """Batched, tensor-native class activation maps for one target layer.
 
     Use as a context manager so the hook is released on exit::
@@ -60,21 +61,28 @@ class BaseCAM:
         with GradCAM(model, model.cam_layer, create_graph=True) as cam:
             maps = cam(x, targets)          # (B, H, W) in [0, 1]
 
-    The model's train/eval mode is left as the caller set it: explanations for
-    display should be computed in eval mode, training computes them in train
-    mode (BatchNorm then couples the images of a batch, as in the paper).
+    The call signature and housekeeping come from
+    :class:`~core.explain.explainer.Explainer`.  By default (``eval_mode=False``)
+    the model's train/eval mode is left as the caller set it: training computes
+    CAMs in train mode (BatchNorm then couples the images of a batch, as in the
+    paper); ``eval_mode=True`` explains in eval mode and restores the previous
+    mode afterwards, as evaluation and display want.
 
     After a call, ``outputs`` holds the model output of that forward pass (so a
     training step can reuse it for its main loss), ``activations`` the target
     layer's output (B, K, h, w) and ``gradients`` the score gradients.
     """
 
-    def __init__(self, model: nn.Module, target_layer: nn.Module, create_graph: bool = False) -> None:
+    name = "Grad-CAM"
+    signed = False
+
+    def __init__(self, model: nn.Module, target_layer: nn.Module, create_graph: bool = False,
+                 eval_mode: bool = False) -> None:
         if not isinstance(model, nn.Module) or not isinstance(target_layer, nn.Module):
             raise ConfigError("Grad-CAM needs a torch model and one of its layers (nn.Module)")
+        super().__init__(model, eval_mode)
         if not any(m is target_layer for m in model.modules()):
             raise ConfigError("the Grad-CAM target layer is not a sub-module of the model")
-        self.model = model
         self.target_layer = target_layer
         self.create_graph = bool(create_graph)
         self.outputs: torch.Tensor | None = None
@@ -101,28 +109,14 @@ class BaseCAM:
             self._handle.remove()
             self._handle = None
 
-    def __enter__(self) -> "BaseCAM":
-        return self
-
-    def __exit__(self, exc_type, exc, tb) -> None:
-        self.release()
-
-    def __del__(self) -> None:
-        self.release()
-
     # ------------------------------------------------------------ subclassing
     def channel_weights(self, activations: torch.Tensor, gradients: torch.Tensor) -> torch.Tensor:
         """Weights (B, K) from activations and score gradients, both (B, K, h, w)."""
         raise NotImplementedError
 
     # ------------------------------------------------------------------- call
-    def __call__(self, x: torch.Tensor, targets: TargetSpec) -> torch.Tensor:
-        """Class activation maps for ``x``.
-
-        Args:
-            x: input batch (B, C, H, W) on the model's device.
-            targets: callable(model_output) -> (B,) scores, or a class index /
-                (B,) class indices (shorthand for ``ClassLogitTarget``).
+    def explain(self, x: torch.Tensor, target: Target) -> torch.Tensor:
+        """Class activation maps for ``x`` (B, C, H, W); called by ``cam(x, targets)``.
 
         Returns:
             (B, H, W) float maps in [0, 1], bilinearly upsampled to the input
@@ -131,18 +125,13 @@ class BaseCAM:
         """
         if getattr(self, "_handle", None) is None:
             raise ConfigError("this Grad-CAM object was released; create a new one")
-        if not isinstance(x, torch.Tensor) or x.dim() != 4:
-            raise ConfigError("Grad-CAM input must be a (B, C, H, W) tensor")
-        target = resolve_target(targets)
         self._captured = None
         with torch.enable_grad():
             outputs = self.model(x)
             acts = self._captured
             if acts is None:
                 raise ConfigError("the Grad-CAM target layer was not used by the model's forward pass")
-            scores = target(outputs)
-            if scores.shape != (x.shape[0],):
-                raise ConfigError(f"a Grad-CAM target must return one score per image, got shape {tuple(scores.shape)}")
+            scores = self.scores(outputs, target, x.shape[0])
             # Summing is exact per image as long as image i's score depends only on image i.
             (grads,) = torch.autograd.grad(scores.sum(), acts, create_graph=self.create_graph,
                                            retain_graph=True)

@@ -19,6 +19,8 @@ _ALPHA_EPS = 1e-6
 class GradCAMPlusPlus(BaseCAM):
     """Grad-CAM++; see :class:`core.explain.base.BaseCAM` for the call contract."""
 
+    name = "Grad-CAM++"
+
     def channel_weights(self, activations: torch.Tensor, gradients: torch.Tensor) -> torch.Tensor:
         """(B, K) from (B, K, h, w) activations and gradients."""
         g2 = gradients.pow(2)

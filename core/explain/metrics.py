@@ -1,4 +1,8 @@
-"""How well a CAM agrees with a binary ROI: soft Dice, IoU, pointing game, energy inside."""
+"""How well a CAM agrees with a binary ROI: soft Dice, IoU, pointing game, energy inside.
+
+Signed attribution maps (occlusion, Integrated Gradients) first go through
+:func:`unit_maps` (positive part, divided by the maximum).
+"""
 
 from __future__ import annotations
 
@@ -7,9 +11,10 @@ import torch
 from core.errors import ConfigError
 from core.explain.losses import soft_dice
 
-__all__ = ["cam_alignment", "ALIGNMENT_METRICS"]
+__all__ = ["cam_alignment", "ALIGNMENT_METRICS", "unit_maps", "MAP_SIGNS"]
 
 ALIGNMENT_METRICS = ("dice", "iou", "pointing", "energy")
+MAP_SIGNS = ("positive", "abs")
 
 
 def cam_alignment(cam: torch.Tensor, roi: torch.Tensor, threshold: float = 0.5,
@@ -43,3 +48,22 @@ def cam_alignment(cam: torch.Tensor, roi: torch.Tensor, threshold: float = 0.5,
     mass = flat.sum(1)
     energy = torch.where(mass > 0, (flat * g.flatten(1)).sum(1) / mass.clamp_min(1e-12), torch.zeros_like(mass))
     return {"dice": dice, "iou": iou, "pointing": pointing, "energy": energy}
+
+
+def unit_maps(maps: torch.Tensor, sign: str = "positive") -> torch.Tensor:
+    """Turn raw explanation maps (B, H, W) into [0, 1] maps for :func:`cam_alignment`.
+
+    ``sign="positive"`` (default) keeps the evidence *for* the target, the
+    positive part ``max(m, 0)``, as Grad-CAM's ReLU does; ``"abs"`` keeps
+    ``|m|`` (evidence either way).  Each map is then divided by its maximum;
+    an all-zero map stays zero.  A Grad-CAM map (already >= 0 with maximum 1)
+    is returned unchanged.
+    """
+    if maps.dim() != 3:
+        raise ConfigError(f"maps must be (B, H, W), got {tuple(maps.shape)}")
+    if sign not in MAP_SIGNS:
+        raise ConfigError(f"unknown sign handling {sign!r}; choose one of {', '.join(MAP_SIGNS)}")
+    kept = maps.detach().float()
+    kept = kept.clamp_min(0) if sign == "positive" else kept.abs()
+    peak = kept.flatten(1).amax(1).view(-1, 1, 1)
+    return kept / torch.where(peak > 0, peak, torch.ones_like(peak))

@@ -8,7 +8,7 @@ import torch
 
 from core.errors import ConfigError
 
-__all__ = ["ClassLogitTarget", "PrototypeDistanceTarget"]
+__all__ = ["ClassLogitTarget", "ClassProbabilityTarget", "PrototypeDistanceTarget"]
 
 
 class ClassLogitTarget:
@@ -36,6 +36,18 @@ class ClassLogitTarget:
         if bool(((idx < 0) | (idx >= n)).any()):
             raise ConfigError(f"class index out of range for a model with {n} outputs")
         return outputs.gather(1, idx[:, None]).squeeze(1)
+
+
+class ClassProbabilityTarget(ClassLogitTarget):
+    """The softmax probability of a given class for each image (deletion/insertion curves).
+
+    Args:
+        classes: one class index for every image, or (B,) indices.
+    """
+
+    def __call__(self, outputs: torch.Tensor) -> torch.Tensor:
+        """``outputs`` (B, n_classes) logits -> (B,) probabilities of the selected classes."""
+        return super().__call__(torch.softmax(outputs, dim=-1))
 
 
 class PrototypeDistanceTarget:

@@ -10,6 +10,8 @@ Public API::
     TrainConfig(...); train_fewshot(model, train_data, config, progress)
     evaluate_episodic(model, test_data, way, shot, query, episodes, ...) -> metrics with 95% CIs
     PrototypeScoreTarget(protos, labels, metric, score)   # Grad-CAM target against fixed prototypes
+    explanation_checks(model, test_data, way, shot, query, sizes=CheckSizes(...), seed) -> alignment of every
+        explainer, randomisation check, deletion/insertion;  check_run(run_config, run_dir, sizes)
     save_checkpoint(...); load_checkpoint(path) -> (model, payload)
     RunConfig(...); run_fewshot(config, out_dir, progress) -> metrics (files in out_dir)
     brain_phantom(...), cxr_phantom(...)    # synthetic, NOT clinical data
@@ -22,6 +24,7 @@ from core.fewshot.datasets import BRAIN_CLASSES, CXR_CLASSES, brain_phantom, cxr
 from core.fewshot.distances import DISTANCES, distance_to_sets, pairwise_distance
 from core.fewshot.evaluate import PrototypeScoreTarget, embed, evaluate_episodic
 from core.fewshot.experiment import DATASETS, RunConfig, load_split, run_fewshot, write_json
+from core.fewshot.explanation_checks import FULL_CHECKS, QUICK_CHECKS, CheckSizes, check_run, explanation_checks
 from core.fewshot.guidance import CAM_SCORES, GUIDANCE, EpisodePrototypeTarget
 from core.fewshot.protonet import ProtoNet, class_prototypes
 from core.fewshot.sampler import Episode, EpisodicSampler
@@ -36,6 +39,7 @@ __all__ = [
     "DISTANCES", "distance_to_sets", "pairwise_distance",
     "embed", "evaluate_episodic", "PrototypeScoreTarget",
     "DATASETS", "RunConfig", "load_split", "run_fewshot", "write_json",
+    "CheckSizes", "FULL_CHECKS", "QUICK_CHECKS", "explanation_checks", "check_run",
     "CAM_SCORES", "GUIDANCE", "EpisodePrototypeTarget",
     "ProtoNet", "class_prototypes",
     "Episode", "EpisodicSampler",

@@ -71,7 +71,7 @@ def _run_name(run: dict) -> str:
     return f"{run['dataset']}-{'spurious' if run['spurious'] else 'clean'}-{arm}-seed{run['seed']}"
 
 
-def _worker(run: dict, out_dir: str) -> dict:
+def _worker(run: dict, out_dir: str, checks=None) -> dict:
     import torch
 
     # Each worker gets one core; two workers fill the machine without oversubscription.
@@ -79,6 +79,10 @@ def _worker(run: dict, out_dir: str) -> dict:
     start = time.perf_counter()
     result = run_fewshot(run["config"], Path(out_dir) / _run_name(run))
     result["wall_seconds"] = time.perf_counter() - start
+    if checks is not None:  # CheckSizes: explainers the guidance never saw, on the same test episodes
+        from core.fewshot.explanation_checks import check_run
+
+        result["explanation_checks"] = check_run(run["config"], Path(out_dir) / _run_name(run), checks)
     return result
 
 
@@ -213,23 +217,30 @@ def gallery(run_dir: Path, out: Path, dataset: str = "brain-phantom", n_images: 
 
 
 def reproduce_fewshot(out: Path, quick: bool = False, seeds: list[int] | None = None, workers: int = 2,
-                      progress: ProgressCallback | None = None) -> dict:
-    """Run the grid (in ``workers`` processes), write the summary files, return the summary."""
+                      progress: ProgressCallback | None = None, explanation_checks: bool = True) -> dict:
+    """Run the grid (in ``workers`` processes), write the summary files, return the summary.
+
+    ``explanation_checks`` adds, per run, the independent-explainer alignment,
+    randomisation and deletion/insertion checks (:mod:`core.fewshot.explanation_checks`).
+    """
+    from core.fewshot.explanation_checks import FULL_CHECKS, QUICK_CHECKS
+
     seeds = list(seeds) if seeds else ([0] if quick else [0, 1, 2])
     runs = grid(quick, seeds)
+    checks = (QUICK_CHECKS if quick else FULL_CHECKS) if explanation_checks else None
     run_dir = out / "runs"
     results: list[dict | None] = [None] * len(runs)
     start = time.perf_counter()
     done = 0
     if workers == 1:
         for i, run in enumerate(runs):
-            results[i] = _worker(run, str(run_dir))
+            results[i] = _worker(run, str(run_dir), checks)
             done += 1
             if progress is not None:
                 progress(ProgressEvent("reproduce", done, len(runs), message=_run_name(run)))
     else:
         with ProcessPoolExecutor(max_workers=workers, mp_context=mp.get_context("spawn")) as pool:
-            futures = {pool.submit(_worker, run, str(run_dir)): i for i, run in enumerate(runs)}
+            futures = {pool.submit(_worker, run, str(run_dir), checks): i for i, run in enumerate(runs)}
             for fut in as_completed(futures):
                 i = futures[fut]
                 results[i] = fut.result()
@@ -253,6 +264,11 @@ def reproduce_fewshot(out: Path, quick: bool = False, seeds: list[int] | None = 
                   "seed": r["seed"], "accuracy": res["accuracy"], "alignment_by_score": res["alignment_by_score"],
                   "train_seconds": res["train_seconds"]} for r, res in zip(runs, results)],
     }
+    section = ""
+    if checks is not None:
+        from core.fewshot.explanation_report import explanation_section
+
+        section, summary["explanation_checks"] = explanation_section(runs, results, checks)  # type: ignore[arg-type]
     write_json(out / "results.json", summary)
     note = ("Phantoms are synthetic, NOT clinical data. Accuracy: mean ± 95% CI over all test episodes of all seeds "
             f"({sizes.eval_episodes} per seed, held-out patients only). CAM-ROI Dice: Grad-CAM with the log-probability "
@@ -260,6 +276,7 @@ def reproduce_fewshot(out: Path, quick: bool = False, seeds: list[int] | None = 
             "*Wall time per training episode on a shared machine (one core per run): indicative only; "
             "see benchmarks/bench_fewshot.py for the controlled guided/unguided cost ratio.")
     md = f"# Few-shot reproduction ({'quick' if quick else 'full'})\n\n{note}\n\n{table}\n"
+    md += f"\n{section}\n" if section else ""
     write_text_atomic(out / "results.md", md)
     _figure(rows, out / "figure.html")
     gallery(run_dir, out / "gallery.png", seed=seeds[0], quick=quick)
