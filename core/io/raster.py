@@ -58,9 +58,9 @@ def _pillow_header(data: bytes, fmt: str, max_pixels: int) -> str:
     except LoadError:
         raise
     except Image.DecompressionBombError as exc:
-        raise LoadError(f"the {fmt.upper()} image is larger than the pixel limit ({exc})") from exc
+        raise LoadError(f"the {fmt.upper()} image is larger than Pillow's decompression-bomb limit") from exc
     except Exception as exc:  # noqa: BLE001 - Pillow raises many types on damaged files
-        raise LoadError(f"the {fmt.upper()} file is damaged or truncated ({type(exc).__name__}: {exc})") from exc
+        raise LoadError(f"the {fmt.upper()} file is damaged or truncated ({type(exc).__name__})") from exc
 
 
 def tiff_page_sizes(data: bytes) -> list[tuple[int, int]]:
