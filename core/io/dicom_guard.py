@@ -29,11 +29,14 @@ __all__ = ["read_dicom", "check_frames", "syntax_label", "DEFLATE_SLACK"]
 #: Inflated bytes allowed beyond the pixel data the header describes (trailing attributes).
 DEFLATE_SLACK = 8 * 2**20
 # How far the inflated stream may run before the image attributes (group 0028) must have appeared.
-_MAX_DEFLATED_PREFIX = 64 * 2**20
+# (Large sequences such as per-frame functional groups, icons and overlays come after group 0028.)
+_MAX_DEFLATED_PREFIX = 16 * 2**20
 _FIRST_CHUNK = 2**20
 # A frame's header sits in its first bytes; APPn segments (thumbnails) are at most 64 KiB each.
 _HEADER_BYTES = 2**20
 _GEOMETRY_END = 0x0029_0000  # first tag after the Image Pixel module's group 0028
+# Top-level elements allowed before group 0028 ends; zero-filled streams parse as millions of empty ones.
+_MAX_PREFIX_ELEMENTS = 50_000
 
 
 def syntax_label(syntax: Any) -> str:
@@ -48,13 +51,14 @@ def _geometry(head: bytes) -> tuple[dict[str, int], bool]:
     from pydicom.filebase import DicomBytesIO
     from pydicom.filereader import read_dataset
 
-    reached = []
+    reached, seen = [], [0]
 
     def stop(tag, vr, length) -> bool:  # noqa: ARG001 - pydicom's stop_when signature
+        seen[0] += 1
         if tag >= _GEOMETRY_END:
             reached.append(True)
             return True
-        return False
+        return seen[0] > _MAX_PREFIX_ELEMENTS
 
     try:
         ds = read_dataset(DicomBytesIO(head), False, True, stop_when=stop)
@@ -62,6 +66,9 @@ def _geometry(head: bytes) -> tuple[dict[str, int], bool]:
                                                  "BitsAllocated") if k in ds and ds[k].value not in (None, "")}
     except Exception:  # noqa: BLE001 - a prefix may end inside an element
         return {}, False
+    if seen[0] > _MAX_PREFIX_ELEMENTS:
+        raise LoadError(f"the deflated data set has more than {_MAX_PREFIX_ELEMENTS:,} elements before its "
+                        "image attributes; refused as damaged")
     return values, bool(reached)
 
 
@@ -69,15 +76,15 @@ def _inflate(stream: bytes, max_pixels: int) -> bytes:
     """Inflate a deflated data set, refusing any stream that runs past what its geometry needs."""
     inflater = zlib.decompressobj(-zlib.MAX_WBITS)
     try:
-        out = inflater.decompress(stream, _FIRST_CHUNK)
+        out = bytearray(inflater.decompress(stream, _FIRST_CHUNK))
         while True:
-            values, reached = _geometry(out)
+            values, reached = _geometry(bytes(out))
             if reached or inflater.eof or not inflater.unconsumed_tail:
                 break
             if len(out) >= _MAX_DEFLATED_PREFIX:
                 raise LoadError(f"the deflated data set holds more than {_MAX_DEFLATED_PREFIX // 2**20} MiB "
                                 "before its image attributes; refused as a decompression bomb")
-            out += inflater.decompress(inflater.unconsumed_tail, len(out))
+            out += inflater.decompress(inflater.unconsumed_tail, max(len(out), _FIRST_CHUNK))
         pixels = values.get("Rows", 0) * values.get("Columns", 0) * max(values.get("NumberOfFrames", 1), 1)
         if pixels > max_pixels:
             raise LoadError(f"DICOM image has {values['Rows']}x{values['Columns']}x"
@@ -94,7 +101,7 @@ def _inflate(stream: bytes, max_pixels: int) -> bytes:
                         "image size needs; refused as a decompression bomb")
     if not inflater.eof:
         raise LoadError("the deflated data set is truncated")
-    return out
+    return bytes(out)
 
 
 def read_dicom(data: bytes, max_pixels: int) -> Any:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import logging
+import math
 import zlib
 from contextlib import contextmanager
 from pathlib import Path
@@ -43,7 +44,7 @@ def _check_header(header) -> tuple[tuple[int, ...], int]:
     except Exception as exc:  # noqa: BLE001 - unknown datatype codes
         raise LoadError(f"NIfTI header has an unsupported data type ({type(exc).__name__})") from exc
     offset = int(header.get_data_offset())
-    return shape, offset + int(np.prod(shape, dtype=np.int64)) * itemsize
+    return shape, offset + math.prod(shape) * itemsize  # Python ints: no int64 overflow
 
 
 def _gunzip(data: bytes, limit: int) -> bytes:
@@ -79,7 +80,7 @@ def _read_header(head: bytes, kind: str):
 
 
 def _guard(shape: tuple[int, ...], max_pixels: int) -> None:
-    n = int(np.prod(shape, dtype=np.int64))
+    n = math.prod(shape)
     if n > max_pixels:
         raise LoadError(f"NIfTI image has {'x'.join(map(str, shape))} = {n:,} voxels, more than the limit of "
                         f"{max_pixels:,}; raise max_pixels if this file is trusted")
