@@ -16,8 +16,8 @@ from __future__ import annotations
 
 import unicodedata
 
-__all__ = ["EquiGuardError", "LoadError", "ConfigError", "StorageError", "MAX_MESSAGE_CHARS", "clean_message",
-           "user_message", "safe_traceback"]
+__all__ = ["EquiGuardError", "LoadError", "ConfigError", "StorageError", "CancelledError", "MAX_MESSAGE_CHARS",
+           "clean_message", "user_message", "safe_traceback", "os_error_text"]
 
 #: Longest message an error, a job record or a log line carries.
 MAX_MESSAGE_CHARS = 300
@@ -34,6 +34,14 @@ def clean_message(text: object, limit: int = MAX_MESSAGE_CHARS) -> str:
             chars.append(ch)
     line = " ".join("".join(chars).split())
     return line if len(line) <= limit else line[: limit - 1] + "…"
+
+
+def os_error_text(exc: OSError, with_file: bool = True) -> str:
+    """An OSError as one line, naming at most the file's base name (folders can name patients)."""
+    from pathlib import Path
+
+    where = f": {Path(exc.filename).name}" if with_file and getattr(exc, "filename", None) else ""
+    return clean_message(f"{exc.strerror or type(exc).__name__}{where}")
 
 
 def user_message(exc: BaseException) -> str:
@@ -86,3 +94,7 @@ class ConfigError(EquiGuardError, ValueError):
 
 class StorageError(EquiGuardError):
     """A file or folder could not be written (permissions, full disk, read-only file system)."""
+
+
+class CancelledError(EquiGuardError):
+    """A command was not run, e.g. because the job it was queued behind failed or was cancelled."""

@@ -1,4 +1,4 @@
-"""``annotations {summary,export,import}``: the workspace's annotation store from the command line."""
+"""``annotations {summary,export,import,backup,restore}``: the workspace's annotation store from the command line."""
 
 from __future__ import annotations
 
@@ -7,7 +7,8 @@ import json
 import sys
 
 NAME = "annotations"
-HELP = "summarise, export (de-identified PNG/NIfTI bundle) or import the workspace's ROI annotations"
+HELP = ("summarise, export (de-identified PNG/NIfTI bundle) or import the workspace's ROI annotations; "
+        "back up or restore its whole database")
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -25,13 +26,29 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     export.add_argument("--no-geometry", action="store_true", help="leave the canvas shapes out of the manifest")
     imp = sub.add_parser("import", help="read a bundle's manifest and masks into this workspace (idempotent)")
     imp.add_argument("bundle", metavar="BUNDLE", help="bundle folder or its manifest.json")
+    backup = sub.add_parser("backup", help="copy the whole store (ROIs, history, labels, jobs) while the studio "
+                                           "keeps working; never overwrites a file")
+    backup.add_argument("dest", metavar="DEST", help="new backup file, or a folder to put a time-stamped one in")
+    restore = sub.add_parser("restore", help="replace the store by a backup (the current one is kept aside)")
+    restore.add_argument("source", metavar="BACKUP", help="a file written by `annotations backup`")
+    restore.add_argument("--replace", action="store_true",
+                         help="restore even though the current store holds annotations or jobs")
 
 
 def run(args: argparse.Namespace) -> int:
     import warnings
 
-    from core.store import AnnotationStore, export_bundle, import_bundle
+    from core.store import AnnotationStore, backup_store, export_bundle, import_bundle, restore_store
 
+    if args.action == "backup":
+        result = backup_store(args.workspace, args.dest)
+        print(f"backed up {_counts(result.counts)} to {result.path} (integrity check ok)")
+        return 0
+    if args.action == "restore":
+        restored = restore_store(args.workspace, args.source, replace=args.replace)
+        kept = f"; the previous store is kept at {restored.previous}" if restored.previous else ""
+        print(f"restored {_counts(restored.counts)}{kept}")
+        return 0
     store = AnnotationStore(args.workspace)
     try:
         if args.action == "summary":
@@ -68,3 +85,8 @@ def run(args: argparse.Namespace) -> int:
         return 0
     finally:
         store.close()
+
+
+def _counts(counts: dict) -> str:
+    return (f"{counts['images']} image(s), {counts['rois']} ROI(s), {counts['image_labels']} class label(s) and "
+            f"{counts['jobs']} job(s)")

@@ -2,12 +2,16 @@
 
 ``AnnotationStore(workspace)`` is the whole API for pages, CLI commands and
 jobs; ``export_bundle`` / ``import_bundle`` move annotations in and out as a
-de-identified folder of PNG/NIfTI masks plus a JSON manifest.
+de-identified folder of PNG/NIfTI masks plus a JSON manifest;
+``backup_store`` / ``restore_store`` copy the whole database online, and a
+damaged or newer store is refused at start-up (``check_store``).
 """
 
+from core.store.backup import BackupResult, RestoreResult, backup_store, restore_store
 from core.store.database import utc_now
 from core.store.errors import ManifestError, NotFoundError, StaleVersionError, StoreError
 from core.store.export import ExportResult, export_bundle
+from core.store.health import check_database_file, check_store
 from core.store.images import sha256_bytes, sha256_file
 from core.store.importer import ImportSummary, import_bundle
 from core.store.jobs import MAX_JOB_EVENTS
@@ -23,4 +27,5 @@ __all__ = [
     "StoreError", "NotFoundError", "StaleVersionError", "ManifestError",
     "export_bundle", "ExportResult", "import_bundle", "ImportSummary",
     "encode_mask", "decode_mask", "mask_digest", "sha256_file", "sha256_bytes", "utc_now",
+    "backup_store", "BackupResult", "restore_store", "RestoreResult", "check_database_file", "check_store",
 ]

@@ -9,6 +9,7 @@ Public API::
     attack_lab.analyse(model, x (1, C, H, W), attack=..., eps=...) -> AttackView
     event_series(workspace, job_id, stage=None) -> {metric: [(x, value)]}
     planes: image files under <workspace>/images and the 2-D planes the store annotates
+    uploads: the configurable upload limit (EQUIGUARD_MAX_UPLOAD_MB), checked for every upload
     annotate.initial_drawing / apply_drawing: canvas JSON <-> stored ROIs (new, edited)
     canvas.fit_canvas(shape) -> (width, height, CanvasTransform)
     commands: the CLI argv of every job the studio launches
@@ -16,7 +17,7 @@ Public API::
 """
 
 from core.studio import (annotate, attack_lab, canvas, commands, fewshot_view, image_sources, planes,
-                         robustness_view)
+                         robustness_view, uploads)
 from core.studio.image_sources import Source, StudioImage, from_upload, list_sources, load_source
 from core.studio.registry import ModelEntry, list_models, load_model
 from core.studio.series import event_series
@@ -24,6 +25,7 @@ from core.studio.summary import WorkspaceSummary, workspace_summary
 
 __all__ = [
     "annotate", "attack_lab", "canvas", "commands", "fewshot_view", "image_sources", "planes", "robustness_view",
+    "uploads",
     "Source", "StudioImage", "from_upload", "list_sources", "load_source",
     "ModelEntry", "list_models", "load_model",
     "event_series",
