@@ -10,6 +10,12 @@ never overwritten, never migrated down.
 The full check reads every page, so it runs once per process per file (by
 device and inode); :func:`forget_checked` makes the next open check again
 (after a restore replaced the content).
+
+The file is only ever read through SQLite (a ``mode=ro`` connection), never
+with Python's ``open``: closing any other descriptor of a database file
+drops the whole process's POSIX locks on it, after which another process
+may checkpoint and delete the WAL under this process's live connections
+(SQLite's "how to corrupt" guide, 2.2; it did happen here under load).
 """
 
 from __future__ import annotations
@@ -23,9 +29,8 @@ from core.errors import clean_message
 from core.store.errors import StoreError
 from core.store.schema import SCHEMA_VERSION
 
-__all__ = ["check_database_file", "check_store", "forget_checked", "SQLITE_MAGIC", "RESTORE_HINT"]
+__all__ = ["check_database_file", "check_store", "forget_checked", "RESTORE_HINT"]
 
-SQLITE_MAGIC = b"SQLite format 3\x00"
 RESTORE_HINT = "it was left untouched; restore a backup with `python -m core annotations restore BACKUP`"
 
 _checked: set[tuple[int, int, int]] = set()
@@ -65,9 +70,6 @@ def check_database_file(path: str | os.PathLike, *, cache: bool = True) -> None:
     if cache and key in _checked:
         return
     name = path.name
-    with open(path, "rb") as fh:
-        if fh.read(len(SQLITE_MAGIC)) != SQLITE_MAGIC:
-            raise StoreError(f"the annotation database {name} is not an SQLite database; {RESTORE_HINT}")
     try:
         conn = sqlite3.connect(f"file:{path}?mode=ro", uri=True, timeout=30.0)
     except sqlite3.Error as exc:
@@ -79,7 +81,8 @@ def check_database_file(path: str | os.PathLike, *, cache: bool = True) -> None:
                              f"EquiGuard's {SCHEMA_VERSION}; update EquiGuard to open it (the file was not changed)")
         problems = [str(r[0]) for r in conn.execute("PRAGMA integrity_check").fetchall()]
     except sqlite3.DatabaseError as exc:
-        raise StoreError(f"the annotation database {name} is damaged ({exc}); {RESTORE_HINT}") from exc
+        what = "is not an SQLite database" if "not a database" in str(exc) else f"is damaged ({exc})"
+        raise StoreError(f"the annotation database {name} {what}; {RESTORE_HINT}") from exc
     finally:
         conn.close()
     if problems != ["ok"]:
