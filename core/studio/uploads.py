@@ -47,7 +47,6 @@ def max_upload_mb() -> int:
 
 def check_upload(data: bytes, name: str) -> None:
     """Raise LoadError (one line, the file's base name only) when ``data`` is over the limit."""
-    limit = max_upload_bytes()
-    if len(data) > limit:
+    if len(data) > max_upload_bytes():
         raise LoadError(f"{Path(name).name or 'upload'} is {len(data) / 2**20:,.1f} MB; the studio accepts uploads "
-                        f"up to {limit / 2**20:,.4g} MB (set {UPLOAD_LIMIT_ENV} to change the limit)")
+                        f"up to {_limit_mb():g} MB (set {UPLOAD_LIMIT_ENV} to change the limit)")
