@@ -17,7 +17,8 @@ from PIL import Image
 from pydicom.encaps import generate_frames
 
 from benchmarks.bench_fuzz import run_isolated
-from benchmarks.hostile import DICOM_SEEDS, bombs, deflate_zeros, seed_files
+from benchmarks.bombs import bombs, deflate_zeros
+from benchmarks.hostile import DICOM_SEEDS, seed_files
 from core.errors import LoadError
 from core.io import DEFAULT_MAX_PIXELS, load_image
 from core.io.codestream import j2k_header, jpeg_header, rle_segment_offsets
