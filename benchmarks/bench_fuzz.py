@@ -196,8 +196,10 @@ def main(quick: bool = False, n: int | None = None, max_pixels: int | None = Non
     outcomes = list(run_isolated(fuzz_cases(n, inflate_bytes=inflate), max_pixels=max_pixels))
     summary = summarize(outcomes)
     summary.update(max_pixels=max_pixels, inflate_bytes=inflate, wall_seconds=round(time.perf_counter() - started, 1))
-    by_family = Counter((o.name.split("/")[0].split("_")[0], o.result) for o in outcomes)
-    summary["by_family"] = {f"{k[0]}:{k[1]}": v for k, v in sorted(by_family.items())}
+    by_source = Counter((o.name.split("/")[0], o.result) for o in outcomes)
+    summary["by_source"] = {f"{k[0]}: {k[1]}": v for k, v in sorted(by_source.items())}
+    summary["crafted_bombs"] = {o.name: f"{o.result}, peak growth {o.growth_mib:.1f} MiB, {o.seconds:.2f} s"
+                                for o in outcomes if "/" not in o.name}
     print(f"fuzz: {summary['inputs']} inputs (max_pixels {max_pixels:,}): {summary['counts']}; "
           f"escaped {summary['escaped']}, timeouts {summary['timeouts']}, memory blow-ups "
           f"{summary['memory_blowups']}; worst peak growth {summary['worst_peak_growth_mib']} MiB "
