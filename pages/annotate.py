@@ -12,7 +12,6 @@ from core.store import AnnotationStore, export_bundle, sha256_file
 from core.studio.annotate import TOOLS, apply_drawing, initial_drawing
 from core.studio.canvas import background_image, fit_canvas
 from core.studio.planes import Plane, find_plane, image_files, images_dir, register_plane, render_plane, save_upload
-from core.studio.uploads import max_upload_mb
 
 ws = _ui.workspace()
 store = AnnotationStore(ws)
@@ -33,7 +32,7 @@ def _sha(path: str, mtime: float) -> str:
 # ------------------------------------------------------------------ open an image
 with st.sidebar:
     st.subheader("Open")
-    upload = st.file_uploader("Upload DICOM, NIfTI, PNG or JPEG", key="ann_upload", max_upload_size=max_upload_mb())
+    upload = st.file_uploader("Upload DICOM, NIfTI, PNG or JPEG", key="ann_upload")
     if upload is not None:
         try:
             saved, _ = save_upload(ws, upload.getvalue(), upload.name)
