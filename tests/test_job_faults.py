@@ -163,6 +163,8 @@ def test_a_job_queued_behind_a_failed_or_cancelled_one_is_cancelled_with_the_rea
     chained = launch_job(workspace, "check", ["jobs", "after", str(after_failed), "jobs", "heartbeat", "--steps", "2"])
     long = launch_job(workspace, "check", ["jobs", "heartbeat", "--steps", "10000", "--interval", "0.05"])
     after_cancelled = launch_job(workspace, "check", ["jobs", "after", str(long), "jobs", "heartbeat", "--steps", "2"])
+    queued_only = launch_job(workspace, "check", ["jobs", "after", "--any-outcome", str(failing), "jobs", "heartbeat",
+                                                  "--steps", "2", "--interval", "0"])
     _wait(lambda: get_job(workspace, long).status == RUNNING)
     from core.jobs import cancel_job
 
@@ -174,6 +176,9 @@ def test_a_job_queued_behind_a_failed_or_cancelled_one_is_cancelled_with_the_rea
         assert job.status == CANCELLED and job.error == f"not run: {reason}", (job.status, job.error)
         assert not [e for e in job_events(workspace, job_id) if e["stage"] == "heartbeat"]  # never ran
     assert get_job(workspace, failing).status == FAILED
+    # A queue for CPU time rather than a dependency (the demo's independent runs) runs anyway.
+    assert wait_job(workspace, queued_only, timeout=120).status == DONE
+    assert [e["step"] for e in job_events(workspace, queued_only) if e["stage"] == "heartbeat"] == [1, 2]
 
 
 def _store_with_an_roi(workspace) -> tuple[AnnotationStore, bytes]:

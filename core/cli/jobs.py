@@ -24,6 +24,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     after.add_argument("target", type=int, metavar="JOB_ID")
     after.add_argument("command", nargs=argparse.REMAINDER, help="the CLI command and its options")
     after.add_argument("--poll", type=float, default=1.0, help=argparse.SUPPRESS)
+    after.add_argument("--any-outcome", action="store_true",
+                       help="run COMMAND whatever became of JOB_ID: a queue for CPU time, not a dependency "
+                            "(put it before JOB_ID)")
     beat = sub.add_parser("heartbeat", help="report STEPS progress events INTERVAL seconds apart (pipeline check)")
     beat.add_argument("--steps", type=int, default=10)
     beat.add_argument("--interval", type=float, default=0.2)
@@ -82,7 +85,7 @@ def _run_after(args: argparse.Namespace) -> int:
             args.progress(ProgressEvent("waiting", 0, None, message=f"waiting for job #{args.target}"))
         time.sleep(args.poll)
         waited += 1
-    if target.status != DONE:
+    if target.status != DONE and not args.any_outcome:
         # A chain stops at its first failure: the next step may need what this one should have written.
         raise CancelledError(f"not run: job #{args.target} it was queued behind {target.status}")
     inner.workspace, inner.progress = args.workspace, args.progress
