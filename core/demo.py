@@ -192,7 +192,8 @@ def start_demo_jobs(workspace: Workspace, notes: list[str] | None = None) -> lis
     for title, argv in demo_jobs(workspace):
         if title in earlier:
             continue
-        queued = ["jobs", "after", str(started[-1]), *argv] if started else argv
+        # Independent runs: each waits for the one before only to share the CPU, whatever its outcome.
+        queued = ["jobs", "after", "--any-outcome", str(started[-1]), *argv] if started else argv
         started.append(launch_job(workspace, DEMO_JOB_KIND, queued, title=title))
     if notes is not None and not started:
         notes.append("Demo training jobs already exist.")

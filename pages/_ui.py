@@ -6,9 +6,11 @@ on ``sys.path``).
 
 from __future__ import annotations
 
+import logging
+
 import streamlit as st
 
-from core.errors import EquiGuardError
+from core.errors import EquiGuardError, safe_traceback, user_message
 from core.workspace import Workspace
 
 __all__ = ["workspace", "reader", "annotator", "job_table", "job_curves", "show_error", "STATUS_ICON"]
@@ -44,10 +46,17 @@ def _workspace_for(root: str) -> Workspace:
 
 
 def workspace() -> Workspace:
-    """The studio's workspace: ``$EQUIGUARD_WORKSPACE`` or ``./data``."""
+    """The studio's workspace: ``$EQUIGUARD_WORKSPACE`` or ``./data``; a damaged or newer store stops the page."""
+    from core.store import StoreError, check_store
     from core.workspace import default_workspace_root
 
-    return _workspace_for(str(default_workspace_root()))
+    ws = _workspace_for(str(default_workspace_root()))
+    try:
+        check_store(ws)
+    except StoreError as exc:
+        show_error(exc)
+        st.stop()
+    return ws
 
 
 def _oidc_enabled() -> bool:
@@ -120,11 +129,16 @@ def annotator() -> str:
 
 
 def show_error(exc: BaseException) -> None:
-    """One-line message for user errors; anything else is shown as a bug."""
+    """One-line message for user errors; anything else is shown as a bug (type only, traceback to the log).
+
+    Library messages can quote the data that made them fail, so a bug's
+    message is never shown and its logged traceback leaves it out too.
+    """
     if isinstance(exc, EquiGuardError):
-        st.error(str(exc), icon=":material/warning:")
+        st.error(user_message(exc), icon=":material/warning:")
     else:
-        st.error(f"{type(exc).__name__}: {exc}", icon=":material/bug_report:")
+        logging.getLogger("equiguard.studio").error(safe_traceback(exc))
+        st.error(user_message(exc), icon=":material/bug_report:")
 
 
 def _fmt_time(iso: str | None) -> str:

@@ -3,7 +3,7 @@
 import streamlit as st
 
 from pages import _ui
-from core.studio import attack_lab, image_sources
+from core.studio import attack_lab, image_sources, uploads
 from core.studio.registry import list_models, load_model
 
 ws = _ui.workspace()
@@ -37,7 +37,7 @@ sources = image_sources.list_sources(ws)
 source_names = [s.title for s in sources]
 c1, c2 = st.columns([2, 1])
 pick = c1.selectbox("Image", range(len(sources)), format_func=source_names.__getitem__, key="al_image")
-upload = c2.file_uploader("…or upload one", type=None, key="al_upload")
+upload = c2.file_uploader("…or upload one", type=None, key="al_upload", max_upload_size=uploads.max_upload_mb())
 try:
     if upload is not None:
         image = image_sources.from_upload(upload.getvalue(), upload.name)

@@ -12,22 +12,32 @@ is the progress callback a command should hand to core functions, and
 
 Errors caused by user input (:class:`core.errors.EquiGuardError`, missing or
 unreadable files) print ``error: <message>`` on one stderr line and exit 2.
+Any other exception is a bug: its traceback is printed *without* the
+exception's message (library messages can quote patient data; set
+``EQUIGUARD_DEBUG=1`` to see them) and the command exits 1.  Every line
+printed here is a :func:`core.errors.clean_message` line, and a job's record
+gets the same text.
 """
 
 from __future__ import annotations
 
 import argparse
 import importlib
+import os
 import pkgutil
 import sys
 from types import ModuleType
 from typing import Sequence
 
-from core.errors import EquiGuardError
+from core.errors import CancelledError, EquiGuardError, clean_message, os_error_text, safe_traceback
 
 __all__ = ["main", "build_parser", "command_modules"]
 
 USAGE_ERROR = 2
+BUG_EXIT = 1
+#: Exit code of an interrupted or cancelled command (a job records it as cancelled).
+CANCELLED_EXIT = 130
+DEBUG_ENV = "EQUIGUARD_DEBUG"
 
 
 def command_modules(package: str = __name__) -> list[ModuleType]:
@@ -83,6 +93,15 @@ def _make_progress(args: argparse.Namespace):
     return TerminalProgress()
 
 
+def _say(text: str) -> None:
+    """Write to stderr; a log that cannot be written (full disk, closed pipe) must not mask the error."""
+    try:
+        sys.stderr.write(text if text.endswith("\n") else text + "\n")
+        sys.stderr.flush()
+    except (OSError, ValueError):
+        pass
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
@@ -97,19 +116,29 @@ def main(argv: Sequence[str] | None = None) -> int:
         code = int(args._run(args) or 0)
         error = None if code == 0 else f"exited with status {code}"
         return code
+    except CancelledError as exc:
+        code, error = CANCELLED_EXIT, str(exc)
+        _say(f"error: {error}")
+        return CANCELLED_EXIT
     except EquiGuardError as exc:
         code, error = USAGE_ERROR, str(exc)
-        print(f"error: {exc}", file=sys.stderr)
+        _say(f"error: {error}")
         return USAGE_ERROR
     except OSError as exc:
-        where = f": {exc.filename}" if getattr(exc, "filename", None) else ""
-        code, error = USAGE_ERROR, f"{exc.strerror or exc}{where}"
-        print(f"error: {error}", file=sys.stderr)
+        code, error = USAGE_ERROR, os_error_text(exc)
+        _say(f"error: {error}")
         return USAGE_ERROR
     except KeyboardInterrupt:
-        code, error = 130, "interrupted"
-        print("error: interrupted", file=sys.stderr)
-        return 130
+        code, error = CANCELLED_EXIT, "interrupted"
+        _say("error: interrupted")
+        return CANCELLED_EXIT
+    except Exception as exc:
+        if os.environ.get(DEBUG_ENV):
+            raise
+        code, error = BUG_EXIT, clean_message(f"crashed: {type(exc).__name__} (a bug; the traceback is in the log)")
+        _say(safe_traceback(exc))
+        _say(f"error: {error}")
+        return BUG_EXIT
     finally:
         # Job progress reporters record done/failed/cancelled from the exit code.
         finish = getattr(progress, "finish", None)

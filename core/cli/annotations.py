@@ -1,8 +1,9 @@
-"""``annotations {summary,export,import}``: the workspace's annotation store from the command line.
+"""``annotations {summary,export,import,backup,restore}``: the workspace's annotation store from the command line.
 
 Formats: ``bundle`` (de-identified PNG/NIfTI masks + manifest, every image
 kind), ``dicom`` (DICOM SEG + TID 1500 SR per reader for DICOM sources, NIfTI
 masks for NIfTI sources); import also reads a DICOM SEG or a NIfTI label map.
+``backup`` / ``restore`` copy the whole database online.
 """
 
 from __future__ import annotations
@@ -12,7 +13,8 @@ import json
 import sys
 
 NAME = "annotations"
-HELP = "summarise, export (bundle, or DICOM SEG/SR) or import (bundle, DICOM SEG, NIfTI label map) the workspace's ROIs"
+HELP = ("summarise, export (bundle, or DICOM SEG/SR) or import (bundle, DICOM SEG, NIfTI label map) the "
+        "workspace's ROIs; back up or restore its whole database")
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -46,14 +48,30 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     imp.add_argument("--target", default=None, help="nifti: the workspace image to put the labels on, when several fit")
     imp.add_argument("--axis", choices=("axial", "coronal", "sagittal"), default="axial",
                      help="nifti: the slices the ROIs are drawn on (default axial)")
+    backup = sub.add_parser("backup", help="copy the whole store (ROIs, history, labels, jobs) while the studio "
+                                           "keeps working; never overwrites a file")
+    backup.add_argument("dest", metavar="DEST", help="new backup file, or a folder to put a time-stamped one in")
+    restore = sub.add_parser("restore", help="replace the store by a backup (the current one is kept aside)")
+    restore.add_argument("source", metavar="BACKUP", help="a file written by `annotations backup`")
+    restore.add_argument("--replace", action="store_true",
+                         help="restore even though the current store holds annotations or jobs")
 
 
 def run(args: argparse.Namespace) -> int:
     import warnings
 
     from core.errors import ConfigError
-    from core.store import AnnotationStore, export_bundle, import_bundle
+    from core.store import AnnotationStore, backup_store, export_bundle, import_bundle, restore_store
 
+    if args.action == "backup":
+        result = backup_store(args.workspace, args.dest)
+        print(f"backed up {_counts(result.counts)} to {result.path} (integrity check ok)")
+        return 0
+    if args.action == "restore":
+        restored = restore_store(args.workspace, args.source, replace=args.replace)
+        kept = f"; the previous store is kept at {restored.previous}" if restored.previous else ""
+        print(f"restored {_counts(restored.counts)}{kept}")
+        return 0
     store = AnnotationStore(args.workspace)
     try:
         if args.action == "summary":
@@ -130,3 +148,8 @@ def _import_format(args: argparse.Namespace) -> str:
     if path.name.lower().endswith((".nii", ".nii.gz")):
         return "nifti"
     return "seg" if path.is_file() and read_header(path) is not None else "bundle"
+
+
+def _counts(counts: dict) -> str:
+    return (f"{counts['images']} image(s), {counts['rois']} ROI(s), {counts['image_labels']} class label(s) and "
+            f"{counts['jobs']} job(s)")

@@ -17,12 +17,16 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     show.add_argument("target", type=int, metavar="JOB_ID")
     cancel = sub.add_parser("cancel", help="stop a queued or running job")
     cancel.add_argument("target", type=int, metavar="JOB_ID")
-    after = sub.add_parser("after", help="wait until job JOB_ID has ended (any outcome), then run COMMAND here; "
-                                         "the studio uses it to queue jobs on a small machine")
+    after = sub.add_parser("after", help="wait until job JOB_ID has ended, then run COMMAND here if it succeeded "
+                                         "(if it failed or was cancelled, COMMAND is not run and this job ends "
+                                         "cancelled); the studio uses it to queue jobs on a small machine")
     # Not "job_id": that is the global --job-id of the process running this command.
     after.add_argument("target", type=int, metavar="JOB_ID")
     after.add_argument("command", nargs=argparse.REMAINDER, help="the CLI command and its options")
     after.add_argument("--poll", type=float, default=1.0, help=argparse.SUPPRESS)
+    after.add_argument("--any-outcome", action="store_true",
+                       help="run COMMAND whatever became of JOB_ID: a queue for CPU time, not a dependency "
+                            "(put it before JOB_ID)")
     beat = sub.add_parser("heartbeat", help="report STEPS progress events INTERVAL seconds apart (pipeline check)")
     beat.add_argument("--steps", type=int, default=10)
     beat.add_argument("--interval", type=float, default=0.2)
@@ -66,8 +70,8 @@ def _run_after(args: argparse.Namespace) -> int:
     import time
 
     from core.cli import build_parser
-    from core.errors import ConfigError
-    from core.jobs import FINAL, get_job
+    from core.errors import CancelledError, ConfigError
+    from core.jobs import DONE, FINAL, get_job
     from core.progress import ProgressEvent
 
     command = [c for c in args.command if c != "--"]
@@ -76,10 +80,13 @@ def _run_after(args: argparse.Namespace) -> int:
     # Parse first, so a bad command fails now rather than after the wait.
     inner = build_parser().parse_args(["--workspace", str(args.workspace.root), *command])
     waited = 0
-    while get_job(args.workspace, args.target).status not in FINAL:
+    while (target := get_job(args.workspace, args.target)).status not in FINAL:
         if waited == 0 or waited % 10 == 0:
             args.progress(ProgressEvent("waiting", 0, None, message=f"waiting for job #{args.target}"))
         time.sleep(args.poll)
         waited += 1
+    if target.status != DONE and not args.any_outcome:
+        # A chain stops at its first failure: the next step may need what this one should have written.
+        raise CancelledError(f"not run: job #{args.target} it was queued behind {target.status}")
     inner.workspace, inner.progress = args.workspace, args.progress
     return inner._run(inner)

@@ -61,9 +61,17 @@ def _is_raw_dicom(data: bytes) -> bool:
 
     import pydicom
 
+    from pydicom.filebase import DicomBytesIO
+    from pydicom.filereader import _read_file_meta_info
+    from pydicom.uid import DeflatedExplicitVRLittleEndian
+
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
+            if _read_file_meta_info(DicomBytesIO(data)).get("TransferSyntaxUID") == DeflatedExplicitVRLittleEndian:
+                # A file meta group naming a real syntax is evidence enough; parsing the
+                # data set would inflate it, which only the loader does, under its limit.
+                return True
             ds = pydicom.dcmread(io.BytesIO(data), force=True, defer_size=256)
             return all(k in ds for k in ("Rows", "Columns", "PixelData")) and int(ds.Rows) > 0
     except Exception:  # noqa: BLE001 - any parse failure means "not DICOM"

@@ -1,25 +1,25 @@
-"""DICOM (pydicom 3): modality LUT, VOI windows, colour, multi-frame geometry.
+"""DICOM (pydicom 3): colour, multi-frame geometry, and the decoding pipeline.
 
-Pipeline per DICOM PS3.3 C.11: stored values -> modality LUT (Modality LUT
-Sequence, else Rescale Slope/Intercept; per-frame functional groups for
-enhanced objects) -> modality units kept in the image; the VOI (window tags or
-VOI LUT Sequence, else an auto window) becomes ``default_window``; RT dose
-grids are additionally scaled by Dose Grid Scaling to Gy.
+Pipeline: a bounded parse and frame-header checks (:mod:`core.io.dicom_guard`)
+-> decode -> modality LUT and VOI windows (:mod:`core.io.dicom_lut`) ->
+modality units kept in the image.  Messages name the transfer syntax only
+when pydicom's dictionary knows it and never quote an attribute value.
 """
 
 from __future__ import annotations
 
-import io
 import warnings
 from typing import Any
 
 import numpy as np
 
 from core.errors import LoadError
+from core.io.dicom_guard import check_frames, read_dicom, syntax_label
+from core.io.dicom_lut import functional_group, modality_lut, tag_windows
 from core.io.image import MedicalImage
-from core.io.metadata import dicom_metadata
+from core.io.metadata import dicom_metadata, dicom_text
 from core.io.orientation import canonicalize
-from core.io.window import VoiLut, Window, auto_window
+from core.io.window import Window, auto_window
 
 __all__ = ["load_dicom"]
 
@@ -27,6 +27,8 @@ _PIXEL_KEYWORDS = ("PixelData", "FloatPixelData", "DoubleFloatPixelData")
 # Frame positions may wobble by rounding; beyond this fraction of the mean
 # step the frames are not a regular grid and stay a plain frame stack.
 _GRID_TOLERANCE = 0.01
+_PHOTOMETRICS = ("MONOCHROME1", "MONOCHROME2", "RGB", "PALETTE COLOR", "YBR_FULL", "YBR_FULL_422", "YBR_ICT",
+                 "YBR_RCT", "YBR_PARTIAL_420", "YBR_PARTIAL_422", "HSV", "ARGB", "CMYK", "XYB")
 
 
 def _int(ds: Any, keyword: str, default: int | None = None) -> int:
@@ -38,7 +40,8 @@ def _int(ds: Any, keyword: str, default: int | None = None) -> int:
     try:
         return int(value)
     except (TypeError, ValueError):
-        raise LoadError(f"DICOM attribute {keyword} has the invalid value {value!r}") from None
+        # The value itself is never quoted: a damaged length can make it swallow the next attributes.
+        raise LoadError(f"DICOM attribute {keyword} does not hold a whole number") from None
 
 
 def _floats(value: Any, n: int) -> list[float] | None:
@@ -49,15 +52,19 @@ def _floats(value: Any, n: int) -> list[float] | None:
     return out if len(out) == n and all(np.isfinite(out)) else None
 
 
-def _group(ds: Any, frame: int, sequence: str) -> Any | None:
-    """Item 0 of ``sequence`` from the per-frame functional group, else the shared one."""
-    for fg_key, idx in (("PerFrameFunctionalGroupsSequence", frame), ("SharedFunctionalGroupsSequence", 0)):
-        groups = ds.get(fg_key)
-        if groups and len(groups) > idx:
-            items = groups[idx].get(sequence)
-            if items:
-                return items[0]
-    return None
+def _sop_name(ds: Any) -> str:
+    """The SOP class by its standard name, only when pydicom's dictionary knows the UID ('' otherwise).
+
+    For an unknown UID pydicom's ``name`` is the raw value, which a damaged
+    length can stretch over PatientName, IDs and dates.
+    """
+    try:
+        sop = ds.get("SOPClassUID")
+        if sop is not None and getattr(sop, "keyword", ""):
+            return f"{sop.name}"
+    except Exception:  # noqa: BLE001 - a damaged UID element is simply not named
+        pass
+    return ""
 
 
 def _ensure_transfer_syntax(ds: Any) -> None:
@@ -81,9 +88,9 @@ def _check_decoder(ds: Any) -> None:
     from pydicom.pixels import get_decoder
 
     syntax = ds.file_meta.TransferSyntaxUID
-    label = f"{syntax.name} ({syntax})" if syntax.is_transfer_syntax else f"transfer syntax {syntax}"
-    if not syntax.is_transfer_syntax:
-        raise LoadError(f"cannot decode {label}: it is not a known DICOM transfer syntax")
+    label = syntax_label(syntax)
+    if not syntax.keyword or not syntax.is_transfer_syntax:
+        raise LoadError("cannot decode the pixel data: the file names an unknown transfer syntax")
     try:
         decoder = get_decoder(syntax)
     except NotImplementedError:
@@ -102,90 +109,13 @@ def _decode(ds: Any) -> np.ndarray:
             warnings.simplefilter("ignore")
             return ds.pixel_array
     except Exception as exc:  # noqa: BLE001 - decoder errors come in every type
-        reason = " ".join(str(exc).split())
-        if len(reason) > 160:
-            reason = reason[:159] + "…"
-        kind = f"{syntax.name} ({syntax})" if syntax.is_compressed else "pixel data"
-        raise LoadError(f"cannot decode {kind}: the data is damaged or truncated ({reason})") from exc
-
-
-def _lut_values(item: Any, ds: Any) -> np.ndarray:
-    """LUT Data as integers, whether stored as US values or as raw OW words."""
-    value = item["LUTData"].value
-    if isinstance(value, (bytes, bytearray)):
-        little = ds.original_encoding[1]
-        if little is None:
-            little = ds.file_meta.TransferSyntaxUID.is_little_endian
-        return np.frombuffer(value, dtype="<u2" if little else ">u2").astype(np.int64)
-    return np.asarray(value, dtype=np.int64).reshape(-1)
-
-
-def _modality_lut(frames: np.ndarray, ds: Any) -> np.ndarray:
-    """Stored values (N, H, W) -> modality units, float32, frame by frame."""
-    out = np.empty(frames.shape, np.float32)
-    top_lut = ds.get("ModalityLUTSequence")
-    for i in range(frames.shape[0]):
-        stored = frames[i]
-        pvt = _group(ds, i, "PixelValueTransformationSequence")
-        if top_lut:
-            item = top_lut[0]
-            n, first, _bits = (int(v) for v in item.LUTDescriptor)
-            lut = _lut_values(item, ds).astype(np.float64)
-            n = n or 65536
-            idx = np.clip(stored.astype(np.int64) - first, 0, min(n, lut.size) - 1)
-            out[i] = lut[idx]
-            continue
-        src = pvt if pvt is not None and "RescaleSlope" in pvt else ds
-        if "RescaleSlope" in src or "RescaleIntercept" in src:
-            slope = float(src.get("RescaleSlope", 1.0) or 1.0)
-            intercept = float(src.get("RescaleIntercept", 0.0) or 0.0)
-            out[i] = stored.astype(np.float64) * slope + intercept
-        else:
-            out[i] = stored
-    if ds.get("Modality") == "RTDOSE" and ds.get("DoseGridScaling"):
-        out *= np.float32(float(ds.DoseGridScaling))
-    return out
-
-
-def _voi_source(ds: Any) -> Any:
-    return _group(ds, 0, "FrameVOILUTSequence") or ds
-
-
-def _tag_windows(ds: Any) -> list[Window]:
-    """Windows the file itself proposes: VOI LUT Sequence first, then centre/width pairs."""
-    src = _voi_source(ds)
-    windows: list[Window] = []
-    for item in ds.get("VOILUTSequence") or []:
-        try:
-            n, first, bits = (int(v) for v in item.LUTDescriptor)
-            if first > 32767 and (ds.get("PixelRepresentation") == 1 or float(ds.get("RescaleIntercept", 0) or 0) < 0):
-                # The first-mapped value is SS for signed input but often arrives as US.
-                first -= 65536
-            data = _lut_values(item, ds)
-            n = n or 65536
-            lut = VoiLut(first, bits, data[:n])
-            name = str(item.get("LUTExplanation", "") or "VOI LUT")
-            windows.append(Window(first + lut.data.size / 2, float(lut.data.size), name, lut=lut))
-        except (AttributeError, KeyError, TypeError, ValueError):
-            continue  # a malformed LUT falls back to the windows below
-    centers, widths = src.get("WindowCenter"), src.get("WindowWidth")
-    if centers is not None and widths is not None:
-        centers = list(centers) if not isinstance(centers, (int, float)) else [centers]
-        widths = list(widths) if not isinstance(widths, (int, float)) else [widths]
-        explain = src.get("WindowCenterWidthExplanation") or []
-        explain = [explain] if isinstance(explain, str) else list(explain)
-        function = str(src.get("VOILUTFunction", "LINEAR") or "LINEAR").upper()
-        for k, (c, w) in enumerate(zip(centers, widths)):
-            try:
-                name = str(explain[k]) if k < len(explain) and explain[k] else f"DICOM window {k + 1}"
-                windows.append(Window(float(c), float(w), name, function))
-            except (TypeError, ValueError):  # an invalid centre/width pair is skipped
-                continue
-    return windows
+        # Only the exception's type: decoder messages may quote the data.
+        kind = syntax_label(syntax) if syntax.is_compressed else "the pixel data"
+        raise LoadError(f"cannot decode {kind}: the data is damaged or truncated ({type(exc).__name__})") from exc
 
 
 def _spacing(ds: Any) -> tuple[tuple[float, float], str]:
-    for source, keyword in ((ds, "PixelSpacing"), (_group(ds, 0, "PixelMeasuresSequence"), "PixelSpacing"),
+    for source, keyword in ((ds, "PixelSpacing"), (functional_group(ds, 0, "PixelMeasuresSequence"), "PixelSpacing"),
                             (ds, "ImagerPixelSpacing")):
         if source is not None and keyword in source:
             values = _floats(source.get(keyword), 2)
@@ -196,7 +126,7 @@ def _spacing(ds: Any) -> tuple[tuple[float, float], str]:
 
 def _frame_geometry(ds: Any, n_frames: int, spacing: tuple[float, float]) -> tuple[np.ndarray, np.ndarray] | None:
     """(affine in RAS+ for voxel (col, row, frame), frame order) when frames form a regular grid."""
-    orientation = _group(ds, 0, "PlaneOrientationSequence")
+    orientation = functional_group(ds, 0, "PlaneOrientationSequence")
     iop = _floats((orientation or ds).get("ImageOrientationPatient"), 6)
     if iop is None:
         return None
@@ -206,7 +136,7 @@ def _frame_geometry(ds: Any, n_frames: int, spacing: tuple[float, float]) -> tup
         return None
     positions = []
     for i in range(n_frames):
-        item = _group(ds, i, "PlanePositionSequence")
+        item = functional_group(ds, i, "PlanePositionSequence")
         pos = _floats(item.get("ImagePositionPatient"), 3) if item is not None else None
         positions.append(pos)
     if any(p is None for p in positions):
@@ -240,17 +170,16 @@ def _frame_geometry(ds: Any, n_frames: int, spacing: tuple[float, float]) -> tup
 
 def load_dicom(data: bytes, *, max_pixels: int, include_phi: bool = False, name: str | None = None) -> MedicalImage:
     """Decode one DICOM file (bytes) into a :class:`MedicalImage`. Raises LoadError."""
-    import pydicom
-
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
-            ds = pydicom.dcmread(io.BytesIO(data), force=True)
+            ds = read_dicom(data, max_pixels)
+    except LoadError:
+        raise
     except Exception as exc:  # noqa: BLE001 - pydicom raises many types on bad bytes
-        raise LoadError(f"not a readable DICOM file ({type(exc).__name__}: {exc})") from exc
+        raise LoadError(f"not a readable DICOM file ({type(exc).__name__})") from exc
     if not any(k in ds for k in _PIXEL_KEYWORDS):
-        sop = ds.get("SOPClassUID")
-        sop_name = str(getattr(sop, "name", "") or "") if sop is not None else ""
+        sop_name = _sop_name(ds)
         if "Image" in sop_name:
             raise LoadError(f"this {sop_name} file has no pixel data: it is truncated or incomplete")
         what = f" ({sop_name})" if sop_name else ""
@@ -259,13 +188,16 @@ def load_dicom(data: bytes, *, max_pixels: int, include_phi: bool = False, name:
     n_frames, samples = _int(ds, "NumberOfFrames", 1), _int(ds, "SamplesPerPixel", 1)
     if min(rows, cols, n_frames, samples) < 1:
         raise LoadError(f"DICOM image has an empty dimension ({rows}x{cols}, {n_frames} frames)")
+    if samples not in (1, 3):
+        raise LoadError(f"DICOM image has {samples} samples per pixel; only 1 (grey) and 3 (colour) are supported")
     if rows * cols * n_frames > max_pixels:
         raise LoadError(f"DICOM image has {rows}x{cols}x{n_frames} pixels, more than the limit of "
                         f"{max_pixels:,}; raise max_pixels if this file is trusted")
     _ensure_transfer_syntax(ds)
     _check_decoder(ds)
+    check_frames(ds, rows, cols, samples, max_pixels)
     arr = _decode(ds)
-    photometric = str(ds.get("PhotometricInterpretation", "MONOCHROME2")).strip().upper()
+    photometric = (dicom_text(ds, "PhotometricInterpretation") or "MONOCHROME2").upper()
     palette = photometric == "PALETTE COLOR"
     if palette:
         from pydicom.pixels import apply_color_lut
@@ -282,7 +214,8 @@ def load_dicom(data: bytes, *, max_pixels: int, include_phi: bool = False, name:
         raise LoadError(f"DICOM pixel data has shape {arr.shape}, not the {(n_frames, *expected)} "
                         "its header promises")
     if photometric not in ("MONOCHROME1", "MONOCHROME2", "RGB"):
-        raise LoadError(f"unsupported DICOM photometric interpretation {photometric}")
+        shown = photometric if photometric in _PHOTOMETRICS else "that is not a DICOM term"
+        raise LoadError(f"unsupported DICOM photometric interpretation ({shown})")
     if color:
         # Palette output has the LUT's entry depth; true colour has Bits Stored.
         bits = arr.dtype.itemsize * 8 if palette else _int(ds, "BitsStored", arr.dtype.itemsize * 8)
@@ -291,8 +224,8 @@ def load_dicom(data: bytes, *, max_pixels: int, include_phi: bool = False, name:
         windows: list[Window] = []
         default = Window(top / 2, top, "full range", "LINEAR_EXACT")
     else:
-        frames = _modality_lut(arr, ds)
-        windows = _tag_windows(ds)
+        frames = modality_lut(arr, ds)
+        windows = tag_windows(ds)
         default = windows[0] if windows else auto_window(frames)
     if not np.isfinite(frames).all():
         raise LoadError("DICOM pixel data contains NaN or infinite values")
@@ -300,7 +233,7 @@ def load_dicom(data: bytes, *, max_pixels: int, include_phi: bool = False, name:
     metadata = dicom_metadata(ds, include_phi=include_phi)
     metadata["SpacingSource"] = spacing_source
     common = dict(format="dicom", photometric=photometric, default_window=default, metadata=metadata,
-                  modality=str(ds.get("Modality") or "") or None, windows=tuple(windows), name=name)
+                  modality=dicom_text(ds, "Modality") or None, windows=tuple(windows), name=name)
     geometry = _frame_geometry(ds, n_frames, spacing) if n_frames > 1 and not color else None
     if geometry is None:
         return MedicalImage(spacing=spacing, frames_data=frames, **common)

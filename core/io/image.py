@@ -230,5 +230,5 @@ class MedicalImage:
         plane = self.frame(index) if axis is None else self.slice(index, axis, t)
         out = apply_window(plane, self.resolve_window(window))
         if self.photometric == "MONOCHROME1":
-            out = 1.0 - out
-        return np.nan_to_num(out, nan=0.0)
+            np.subtract(1.0, out, out=out)
+        return np.nan_to_num(out, nan=0.0, copy=False)

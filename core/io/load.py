@@ -3,7 +3,8 @@
 Whatever the input - a path, a browser upload's bytes, a damaged or hostile
 file - the caller gets a :class:`~core.io.image.MedicalImage` or exactly one
 :class:`~core.errors.LoadError` with a one-line message; no other exception
-leaves this function.
+leaves this function.  The message starts with the file's base name and
+never quotes a library's own message (those can echo the file's bytes).
 """
 
 from __future__ import annotations
@@ -84,7 +85,7 @@ def load_image(source: str | os.PathLike | bytes, *, name: str | None = None,
     """
     if isinstance(source, (str, os.PathLike)) and name is None:
         name = Path(source).name
-    label = name or "upload"
+    label = Path(name).name if name else "upload"
     kind = "unknown"
     try:
         data, path = _read(source, max_pixels)
@@ -104,8 +105,7 @@ def load_image(source: str | os.PathLike | bytes, *, name: str | None = None,
     except MemoryError as exc:
         raise LoadError(f"{label}: not enough memory to load this image; lower max_pixels or free memory") from exc
     except OSError as exc:
-        raise LoadError(f"{label}: cannot read the file ({exc.strerror or exc})") from exc
+        raise LoadError(f"{label}: cannot read the file ({exc.strerror or type(exc).__name__})") from exc
     except Exception as exc:  # noqa: BLE001 - the one boundary where any decoder failure becomes a LoadError
         what = _NAMES.get(kind, "image")
-        detail = " ".join(str(exc).split())[:160]
-        raise LoadError(f"{label}: the {what} file is damaged or unsupported ({type(exc).__name__}: {detail})") from exc
+        raise LoadError(f"{label}: the {what} file is damaged or unsupported ({type(exc).__name__})") from exc

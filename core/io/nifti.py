@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import logging
+import math
 import zlib
 from contextlib import contextmanager
 from pathlib import Path
@@ -41,9 +42,9 @@ def _check_header(header) -> tuple[tuple[int, ...], int]:
     try:
         itemsize = np.dtype(header.get_data_dtype()).itemsize
     except Exception as exc:  # noqa: BLE001 - unknown datatype codes
-        raise LoadError(f"NIfTI header has an unsupported data type ({exc})") from exc
+        raise LoadError(f"NIfTI header has an unsupported data type ({type(exc).__name__})") from exc
     offset = int(header.get_data_offset())
-    return shape, offset + int(np.prod(shape, dtype=np.int64)) * itemsize
+    return shape, offset + math.prod(shape) * itemsize  # Python ints: no int64 overflow
 
 
 def _gunzip(data: bytes, limit: int) -> bytes:
@@ -52,7 +53,7 @@ def _gunzip(data: bytes, limit: int) -> bytes:
     try:
         return d.decompress(data, limit)
     except zlib.error as exc:
-        raise LoadError(f"the gzip stream is damaged ({exc})") from exc
+        raise LoadError("the gzip stream is damaged") from exc
 
 
 @contextmanager
@@ -74,11 +75,12 @@ def _read_header(head: bytes, kind: str):
         with _quiet_nibabel():
             return header_cls.from_fileobj(io.BytesIO(head), check=True)
     except Exception as exc:  # noqa: BLE001 - nibabel raises HeaderDataError, ValueError, ...
-        raise LoadError(f"the NIfTI header is invalid ({exc})") from exc
+        # Only the type: nibabel's messages can quote header fields (descrip, intent name).
+        raise LoadError(f"the NIfTI header is invalid ({type(exc).__name__})") from exc
 
 
 def _guard(shape: tuple[int, ...], max_pixels: int) -> None:
-    n = int(np.prod(shape, dtype=np.int64))
+    n = math.prod(shape)
     if n > max_pixels:
         raise LoadError(f"NIfTI image has {'x'.join(map(str, shape))} = {n:,} voxels, more than the limit of "
                         f"{max_pixels:,}; raise max_pixels if this file is trusted")
@@ -103,7 +105,7 @@ def load_nifti(data: bytes, kind: str, *, max_pixels: int, include_phi: bool = F
         with _quiet_nibabel():
             img = image_cls.from_bytes(data)
     except Exception as exc:  # noqa: BLE001
-        raise LoadError(f"the NIfTI file cannot be parsed ({exc})") from exc
+        raise LoadError(f"the NIfTI file cannot be parsed ({type(exc).__name__})") from exc
     return _from_image(img, kind, shape, include_phi=include_phi, name=name)
 
 
@@ -123,7 +125,7 @@ def load_nifti_pair(path: Path, *, max_pixels: int, include_phi: bool = False,
     try:
         img = nib.Nifti1Pair.from_filename(str(path))
     except Exception as exc:  # noqa: BLE001
-        raise LoadError(f"the NIfTI pair cannot be parsed ({exc})") from exc
+        raise LoadError(f"the NIfTI pair cannot be parsed ({type(exc).__name__})") from exc
     return _from_image(img, "nifti1-pair", shape, include_phi=include_phi, name=name)
 
 
@@ -136,7 +138,7 @@ def _from_image(img, kind: str, shape: tuple[int, ...], *, include_phi: bool, na
     try:
         values = np.asarray(img.dataobj, dtype=np.float32).reshape(shape)
     except Exception as exc:  # noqa: BLE001
-        raise LoadError(f"the NIfTI voxel data cannot be read ({exc})") from exc
+        raise LoadError(f"the NIfTI voxel data cannot be read ({type(exc).__name__})") from exc
     if not np.isfinite(values).all():
         bad = int((~np.isfinite(values)).sum())
         raise LoadError(f"NIfTI image contains {bad:,} NaN/infinite voxel(s); fix or mask them before loading")

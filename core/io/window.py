@@ -149,14 +149,29 @@ def auto_window(values: np.ndarray, low_pct: float = 0.5, high_pct: float = 99.5
     return Window((lo + hi) / 2, hi - lo, "auto", "LINEAR_EXACT")
 
 
+# Values windowed per block: float64 temporaries stay a few MiB whatever the image size.
+_WINDOW_BLOCK = 2**20
+
+
 def apply_window(values: np.ndarray, window: Window) -> np.ndarray:
     """Map modality values through ``window`` to display values.
 
     ``values``: any shape, real.  Returns float32 of the same shape in [0, 1]
     (NaN stays NaN).  Arithmetic is float64 so that 16-bit data and HU
-    offsets keep their precision.
+    offsets keep their precision; it runs block by block, so the only
+    full-size allocation is the float32 result.
     """
-    x = np.asarray(values, dtype=np.float64)
+    values = np.asarray(values)
+    out = np.empty(values.shape, np.float32)
+    flat_in, flat_out = values.reshape(-1), out.reshape(-1)
+    for start in range(0, flat_in.size, _WINDOW_BLOCK):
+        block = flat_in[start: start + _WINDOW_BLOCK].astype(np.float64)
+        flat_out[start: start + _WINDOW_BLOCK] = _window_block(block, window)
+    return out
+
+
+def _window_block(x: np.ndarray, window: Window) -> np.ndarray:
+    """:func:`apply_window` on one float64 block."""
     if window.lut is not None:
         lut = window.lut
         idx = np.clip(np.rint(np.nan_to_num(x)) - lut.first_mapped, 0, lut.data.size - 1).astype(np.intp)
@@ -174,4 +189,4 @@ def apply_window(values: np.ndarray, window: Window) -> np.ndarray:
         else:
             # Width 1 is a threshold at c - 0.5 (the standard's ramp has zero length).
             out = np.where(x > c - 0.5, 1.0, 0.0)
-    return np.clip(out, 0.0, 1.0).astype(np.float32)
+    return np.clip(out, 0.0, 1.0)

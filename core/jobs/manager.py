@@ -11,7 +11,7 @@ import time
 from pathlib import Path
 from typing import Sequence
 
-from core.errors import ConfigError
+from core.errors import ConfigError, StorageError, clean_message, os_error_text
 from core.jobs.process import log_tail, pid_alive, spawn_cli, terminate_group
 from core.jobs.status import ACTIVE, CANCELLED, FAILED, FINAL, STALE_MESSAGE
 from core.jobs.table import JobTable
@@ -38,6 +38,9 @@ def launch_job(workspace: Workspace, kind: str, argv: Sequence[str], title: str 
     ``kind`` is a short category shown in the studio (``"train"``,
     ``"fewshot"``, ``"attack"``...); ``argv`` is the CLI command and its
     options.  Returns the job id immediately; the process runs detached.
+    When the job's folder or log cannot be written (permissions, full disk)
+    or the process cannot start, the job is recorded as failed with the
+    reason and :class:`~core.errors.StorageError` is raised.
     """
     argv = [str(a) for a in argv]
     if not argv:
@@ -45,12 +48,13 @@ def launch_job(workspace: Workspace, kind: str, argv: Sequence[str], title: str 
     table = JobTable(workspace)
     job_id = table.create(kind, argv, title=title or " ".join(argv[:2]))
     folder = job_dir(workspace, job_id)
-    folder.mkdir(parents=True, exist_ok=True)
     try:
+        folder.mkdir(parents=True, exist_ok=True)
         pid = spawn_cli(workspace.root, job_id, argv, folder / "log.txt")
     except OSError as exc:
-        table.mark_finished(job_id, status=FAILED, exit_code=None, error=f"could not start: {exc}")
-        raise
+        reason = clean_message(f"could not start: cannot write its folder or log ({os_error_text(exc)})")
+        table.mark_finished(job_id, status=FAILED, exit_code=None, error=reason)
+        raise StorageError(f"job #{job_id} {reason}") from exc
     table.set_pid(job_id, pid)
     return job_id
 
@@ -64,7 +68,7 @@ def _refresh(table: JobTable, workspace: Workspace, job: Job) -> Job:
         if fresh is not None and fresh.status in FINAL:
             return fresh
         last = job_log(workspace, job.id, lines=1)
-        message = STALE_MESSAGE + (f": {last}" if last else "")
+        message = clean_message(STALE_MESSAGE + (f": {last}" if last else ""))
         table.mark_finished(job.id, status=FAILED, exit_code=None, error=message)
         return table.get(job.id) or job
     return job

@@ -87,7 +87,7 @@ class JobProgress:
         if code == 0:
             status, error = DONE, None
         elif code == INTERRUPTED_EXIT_CODE:
-            status, error = CANCELLED, "cancelled"
+            status, error = CANCELLED, self._error or "cancelled"
         else:
             status, error = FAILED, self._error or f"exited with status {code}"
         self._table.mark_finished(self.job_id, status=status, exit_code=code, error=error)

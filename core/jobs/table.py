@@ -9,7 +9,8 @@ from __future__ import annotations
 
 from typing import Any, Sequence
 
-from core.jobs.status import FINAL, QUEUED, RUNNING
+from core.errors import clean_message
+from core.jobs.status import ACTIVE, FINAL, QUEUED, RUNNING
 from core.store import AnnotationStore, Job, NotFoundError
 from core.workspace import Workspace
 
@@ -54,9 +55,11 @@ class JobTable:
         return self.store.job_events(job_id)
 
     def mark_finished(self, job_id: int, status: str, exit_code: int | None, error: str | None) -> None:
-        job = self.get(job_id)
-        # A final state is never overwritten: a cancelled job stays cancelled
-        # even though its process reports "interrupted" on the way out.
-        if job is None or job.status in FINAL:
+        # A final state is never overwritten (checked in the same transaction): a
+        # cancelled job stays cancelled although its process reports "interrupted".
+        # Job errors reach the pages and `jobs show`: one clean line, like every message.
+        error = clean_message(error) if error is not None else None
+        try:
+            self.store.update_job(job_id, only_if_status=ACTIVE, status=status, exit_code=exit_code, error=error)
+        except NotFoundError:
             return
-        self.store.update_job(job_id, status=status, exit_code=exit_code, error=error)

@@ -13,13 +13,17 @@ resolved label, see :func:`resolve_label`).  Blinded mode
 other readers' work until ``submit_image``: ask ``visible_rois(image, reader)``
 / ``visible_labels``.  ``image_overview`` and ``live_roi_masks`` list the whole
 workspace in a fixed number of queries.  ``add_proposal`` / ``decide_proposal``
-keep model-proposed ROIs with their provenance.
+keep model-proposed ROIs with their provenance.  ``backup_store`` /
+``restore_store`` copy the whole database online, and a damaged or newer
+store is refused at start-up (``check_store``).
 """
 
 from core.store.bulk import BulkSummary, PlaneRois
+from core.store.backup import BackupResult, RestoreResult, backup_store, restore_store
 from core.store.database import utc_now
 from core.store.errors import ManifestError, NotFoundError, StaleVersionError, StoreError
 from core.store.export import ExportResult, export_bundle
+from core.store.health import check_database_file, check_store
 from core.store.images import sha256_bytes, sha256_file
 from core.store.importer import ImportSummary, import_bundle
 from core.store.jobs import MAX_JOB_EVENTS
@@ -42,4 +46,5 @@ __all__ = [
     "StoreError", "NotFoundError", "StaleVersionError", "ManifestError",
     "export_bundle", "ExportResult", "import_bundle", "ImportSummary",
     "encode_mask", "decode_mask", "mask_digest", "sha256_file", "sha256_bytes", "utc_now",
+    "backup_store", "BackupResult", "restore_store", "RestoreResult", "check_database_file", "check_store",
 ]

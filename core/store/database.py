@@ -33,6 +33,7 @@ from pathlib import Path
 from typing import Iterator
 
 from core.store.errors import StoreError
+from core.store.health import check_database_file
 from core.store.schema import migrate
 from core.workspace import Workspace
 
@@ -44,6 +45,12 @@ DEFAULT_BUSY_TIMEOUT = 30.0
 def utc_now() -> str:
     """Current UTC time as ISO 8601 with offset, e.g. ``2026-01-02T03:04:05.123456+00:00``."""
     return datetime.now(timezone.utc).isoformat(timespec="microseconds")
+
+
+def _rollback(conn: sqlite3.Connection) -> None:
+    """Undo the open transaction, if SQLite has not already rolled it back itself (e.g. on SQLITE_FULL)."""
+    if conn.in_transaction:
+        conn.execute("ROLLBACK")
 
 
 class _Connection(sqlite3.Connection):
@@ -68,7 +75,13 @@ class Database:
         self._lock = threading.Lock()
         if not self.path.parent.is_dir():
             raise StoreError(f"the folder for the annotation database does not exist: {self.path.parent}")
-        migrate(self._conn())
+        # Damaged, foreign or newer files are refused before WAL mode or a migration writes to them.
+        check_database_file(self.path)
+        try:
+            migrate(self._conn())
+        except sqlite3.DatabaseError as exc:
+            self.close()
+            raise StoreError(f"the annotation database {self.path.name} cannot be opened ({exc})") from exc
 
     # ------------------------------------------------------------ connections
     def _open(self) -> _Connection:
@@ -78,7 +91,11 @@ class Database:
         except sqlite3.Error as exc:
             raise StoreError(f"cannot open the annotation database {self.path}: {exc}") from exc
         conn.execute(f"PRAGMA busy_timeout = {int(self.busy_timeout * 1000)}")
-        mode = conn.execute("PRAGMA journal_mode = WAL").fetchone()[0]
+        try:
+            mode = conn.execute("PRAGMA journal_mode = WAL").fetchone()[0]
+        except sqlite3.DatabaseError as exc:
+            conn.close()
+            raise StoreError(f"the annotation database {self.path.name} cannot be opened ({exc})") from exc
         if str(mode).lower() != "wal":
             conn.close()
             raise StoreError(f"the annotation database {self.path} cannot use WAL mode (got {mode!r}); "
@@ -129,10 +146,14 @@ class Database:
             raise
         try:
             yield conn
+            conn.execute("COMMIT")
+        except sqlite3.OperationalError as exc:
+            # A full disk, a read-only file or an I/O error: nothing of this write is kept.
+            _rollback(conn)
+            raise StoreError(f"the annotation database could not be written ({exc}); nothing was changed") from exc
         except BaseException:
-            conn.execute("ROLLBACK")
+            _rollback(conn)
             raise
-        conn.execute("COMMIT")
 
     @contextmanager
     def _read(self) -> Iterator[sqlite3.Connection]:

@@ -78,7 +78,7 @@ def _volume_masks(store: AnnotationStore, planes: list[ImageRecord], rois_by_ima
         return [], f"volume {vol_key}: source file is not available, 3-D masks skipped (2-D masks exported)"
     if sha256_file(source) != first.sha256:
         return [], f"volume {vol_key}: source file changed since annotation, 3-D masks skipped"
-    image = load_image(source)
+    image = load_image(source, name=vol_key)  # messages land in the manifest: name the key, not the file
     if not image.is_volume:
         return [], f"volume {vol_key}: source is not a 3-D volume, 3-D masks skipped"
     by_label: dict[str, dict[int, np.ndarray]] = defaultdict(dict)

@@ -11,11 +11,9 @@ from dataclasses import dataclass
 import numpy as np
 
 from core.errors import LoadError
-from core.studio.planes import MAX_UPLOAD_BYTES
 from core.workspace import Workspace
 
-__all__ = ["Source", "StudioImage", "list_sources", "load_source", "from_upload", "MAX_UPLOAD_BYTES",
-           "N_DIGITS"]
+__all__ = ["Source", "StudioImage", "list_sources", "load_source", "from_upload", "N_DIGITS"]
 
 #: How many digits test images are offered.
 N_DIGITS = 20
@@ -86,10 +84,9 @@ def load_source(workspace: Workspace, source: Source) -> StudioImage:
 def from_upload(data: bytes, name: str) -> StudioImage:
     """An uploaded file (DICOM, NIfTI, PNG/JPEG...) rendered with its default window."""
     from core.io import load_image
+    from core.studio.uploads import check_upload
 
-    if len(data) > MAX_UPLOAD_BYTES:
-        raise LoadError(f"{name} is {len(data) / 2**20:.0f} MB; the studio accepts files up to "
-                        f"{MAX_UPLOAD_BYTES // 2**20} MB")
+    check_upload(data, name)
     image = load_image(data, name=name)
     middle = image.n_slices("axial") // 2 if image.is_volume else 0
     pixels = image.render(middle, axis="axial") if image.is_volume else image.render(0)

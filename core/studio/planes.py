@@ -14,14 +14,10 @@ from pathlib import Path
 import numpy as np
 
 from core.atomic import write_bytes_atomic
-from core.errors import LoadError
 from core.workspace import Workspace
 
 __all__ = ["Plane", "images_dir", "save_upload", "image_files", "plane_of", "register_plane", "render_plane", "find_plane",
-           "plane_spacing", "plane_fields", "MAX_UPLOAD_BYTES"]
-
-#: Uploads larger than this are refused before parsing.
-MAX_UPLOAD_BYTES = 200 * 1024 * 1024
+           "plane_spacing", "plane_fields"]
 
 
 @dataclass(frozen=True)
@@ -47,14 +43,14 @@ def save_upload(workspace: Workspace, data: bytes, name: str):
     """Check ``data`` loads as an image, then store it under ``images/uploads``.
 
     Returns ``(path, MedicalImage)``; raises :class:`LoadError` (one line)
-    for files that are too large or unreadable, and writes nothing then.
+    for files over the upload limit (:mod:`core.studio.uploads`) or
+    unreadable, and writes nothing then.
     """
     from core.io import load_image
     from core.store import sha256_bytes
+    from core.studio.uploads import check_upload
 
-    if len(data) > MAX_UPLOAD_BYTES:
-        raise LoadError(f"{name} is {len(data) / 2**20:.0f} MB; the studio accepts files up to "
-                        f"{MAX_UPLOAD_BYTES // 2**20} MB")
+    check_upload(data, name)
     image = load_image(data, name=name)
     folder = images_dir(workspace) / "uploads"
     folder.mkdir(parents=True, exist_ok=True)

@@ -7,6 +7,7 @@ strictly.  Writes go to a temporary file that replaces the target atomically.
 
 from __future__ import annotations
 
+import io
 import json
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -15,7 +16,7 @@ from typing import Any
 import torch
 from torch import nn
 
-from core.atomic import atomic_path
+from core.atomic import write_bytes_atomic
 from core.errors import EquiGuardError, LoadError
 from core.models import ModelConfig, SymmetryAwareCNN, build_model
 from core.training.config import TrainConfig
@@ -73,9 +74,11 @@ def save_checkpoint(path: str | Path, model: SymmetryAwareCNN, metrics: dict[str
         payload["optimizer_state"] = optimizer_state
     if scheduler_state is not None:
         payload["scheduler_state"] = scheduler_state
-    with atomic_path(path) as tmp:
-        torch.save(payload, tmp)
-    return path
+    # Serialised in memory first: torch reports a full disk as a bare RuntimeError,
+    # a plain file write as an OSError that becomes a clear StorageError.
+    buffer = io.BytesIO()
+    torch.save(payload, buffer)
+    return write_bytes_atomic(path, buffer.getbuffer())
 
 
 def _json_field(payload: dict, key: str, path: Path) -> Any:
