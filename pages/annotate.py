@@ -10,6 +10,7 @@ from core.io import load_image
 from core.store import AnnotationStore, export_bundle, sha256_file
 from core.studio.annotate import save_edits, stack_planes, stack_rois
 from core.studio.planes import Plane, find_plane, image_files, images_dir, register_plane, save_upload
+from core.studio import uploads
 from core.viewer import CONVENTIONS, encode_planes
 from equiguard.viewer import roi_viewer
 
@@ -32,7 +33,8 @@ def _sha(path: str, mtime: float) -> str:
 # ------------------------------------------------------------------ open an image
 with st.sidebar:
     st.subheader("Open")
-    upload = st.file_uploader("Upload DICOM, NIfTI, PNG or JPEG", key="ann_upload")
+    upload = st.file_uploader("Upload DICOM, NIfTI, PNG or JPEG", key="ann_upload",
+                              max_upload_size=uploads.max_upload_mb())
     if upload is not None:
         try:
             saved, _ = save_upload(ws, upload.getvalue(), upload.name)
