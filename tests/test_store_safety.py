@@ -128,11 +128,18 @@ def test_cli_backup_and_restore(workspace, tmp_path):
 
 
 def _corrupt(path: Path) -> None:
-    """Overwrite the middle of the rois table's b-tree pages with garbage (not the header)."""
+    """Overwrite the cell content (end) of the rois table's root page with garbage.
+
+    Only that table's b-tree is hit, so the file still opens (header, schema and
+    user_version intact) and it is ``PRAGMA integrity_check`` that must notice.
+    """
+    with sqlite3.connect(path) as conn:
+        page = conn.execute("PRAGMA page_size").fetchone()[0]
+        (root,) = conn.execute("SELECT rootpage FROM sqlite_master WHERE name = 'rois'").fetchone()
+    conn.close()
     data = bytearray(path.read_bytes())
-    page = 4096
-    for start in range(2 * page, len(data) - page, page):
-        data[start + 100: start + 400] = bytes(range(256)) + bytes(44)
+    start = (root - 1) * page
+    data[start + page - 600: start + page - 300] = bytes(range(256)) + bytes(44)
     path.write_bytes(bytes(data))
 
 
