@@ -460,7 +460,7 @@ def test_a_refused_save_keeps_the_drawing_and_says_why(page, url, store):
     page.locator(".eg-save").click()
     page.wait_for_function("() => document.querySelector('[data-testid=stBidiComponentIsolated]').shadowRoot"
                            ".querySelector('.eg-status').dataset.kind === 'error'")
-    assert "annotator" in page.locator(".eg-status").inner_text()
+    assert "reader profile" in page.locator(".eg-status").inner_text()
     assert rois_labelled(store, "kept-in-browser") == []
     sign_in(page, "reader-late")
     assert [r["dirty"] for r in viewer_state(page)["rois"] if r["label"] == "kept-in-browser"] == [True]
