@@ -212,7 +212,8 @@ if c2.button("Set class label", key="ann_set_label", disabled=reader is None):
     else:
         st.session_state["ann_flash"] = f"Class label set to {class_label.strip()!r}."
         st.rerun()
-if c3.button("Submit reading", key="ann_submit", type="primary", disabled=reader is None or view.submitted,
+if c3.button("Submit reading", key="ann_submit", type="primary" if view.hidden else "secondary",
+             disabled=reader is None or view.submitted,
              help="Save your ROIs first. Submitting marks this image as read by you and, in a blinded study, "
                   "shows you the other readers' work on it; you can still edit your own ROIs."):
     try:
@@ -243,7 +244,7 @@ for rec, roi in view.mine:
     where = f" · {axis or 'frame'} {rec.slice_index}" if several else ""
     r1.markdown(f"**{roi.label}**{where} · {roi.area} px · v{roi.version}"
                 + (f" · from model proposal #{origin.proposal_id} ({origin.decision})" if origin else ""))
-    r2.caption(roi.updated_at)
+    r2.caption(f"saved {roi.updated_at[:16].replace('T', ' ')} UTC")
     if r3.button("Undo", key=f"undo-{roi.id}", help="go back to the previous stored version"):
         try:
             store.undo_roi(roi.id, annotator=reader, expected_version=roi.version)
@@ -278,12 +279,12 @@ if view.deleted:
 
 # ------------------------------------------------------------------ progress and export
 st.subheader("Progress" + ("" if task is None else f" · {task.name}"))
+n_read = sum(i.read for i in items)
+st.progress(n_read / len(items), text=f"{n_read} of {len(items)} images read by you (outlined, labelled or "
+                                      "submitted on every plane listed)" if reader else
+            "Choose your reader profile to follow your progress.")
 overview = store.image_overview(reader, image_ids=scope_ids)  # one aggregated query set, blinding-aware
-done = [row for row in overview if reader in row.readers or row.submitted] if reader else \
-    [row for row in overview if row.n_rois]
-st.progress(len(done) / len(overview) if overview else 0.0,
-            text=f"{len(done)} of {len(overview)} images " + ("read by you" if reader else "have at least one ROI"))
-with st.expander("Images"):
+with st.expander(f"Registered planes ({len(overview)})"):
     st.dataframe([{"image": p.display_name, "plane": (f"{p.axis} {p.slice_index}" if p.axis else
                                                      (f"frame {p.slice_index}" if p.slice_index is not None else "")),
                    "ROIs (visible)": row.n_rois, "readers": ", ".join(row.readers), "class": row.class_label or "",

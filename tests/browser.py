@@ -134,12 +134,20 @@ def sign_in(page, name: str) -> None:
     """Give the session an annotator name: the reader-profile form where the sidebar has one
     ("Reader name" + "Start reading"), else the plain "Annotator" field."""
     reader = page.get_by_label("Reader name", exact=True)
+    reader.or_(page.get_by_label("Annotator", exact=True)).first.wait_for(timeout=30000)
     if reader.count():
         reader.fill(name)
         page.get_by_role("button", name="Start reading").click()
-        page.get_by_text("Reading as").wait_for(timeout=30000)
+        page.get_by_text("Reading as").first.wait_for(timeout=30000)
     else:
         field = page.get_by_label("Annotator", exact=True)
         field.fill(name)
         field.press("Enter")
+    wait_for_app(page)
+
+
+def choose_option(page, label: str, option: str) -> None:
+    """Pick ``option`` in the sidebar selectbox labelled ``label`` (e.g. "Image file") and wait for the rerun."""
+    page.locator('[data-testid="stSidebar"] [data-testid="stSelectbox"]').filter(has_text=label).click()
+    page.get_by_role("option", name=option, exact=True).click()
     wait_for_app(page)

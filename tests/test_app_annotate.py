@@ -233,7 +233,7 @@ def test_stack_view_blinds_other_readers_until_the_reading_is_submitted(study):
     assert view.submitted and not view.hidden
     (overlay,) = view.overlays
     assert (overlay["id"], overlay["name"], overlay["colour"]) == (theirs.id, "R2", view.colours["R2"])
-    assert view.colours["R1"] != view.colours["R2"]
+    assert list(view.colours) == ["R2"]
     adjudicator = stack_view(store, sha, image, None, "Adj")  # sees everything without submitting
     assert not adjudicator.hidden and sorted(o["name"] for o in adjudicator.overlays) == ["R1", "R2"]
     with pytest.raises(ConfigError, match="reader profile"):
@@ -427,3 +427,30 @@ def test_a_task_list_is_the_reading_order_and_scopes_the_progress(study):
     assert any("Blinded" in b for b in _badges(at))
     (progress,) = [d for d in at.dataframe if "submitted by you" in d.value.columns]
     assert list(progress.value["image"]) == ["scan-2.png", "scan-0.png"]
+
+
+def test_assisting_models_are_the_registrys_classifiers_and_the_finished_few_shot_runs(study, workspace):
+    import torch
+
+    from core.fewshot import build_model, model_config, save_checkpoint
+    from core.studio.reading import assistant_choices, load_assistant
+
+    torch.manual_seed(0)
+    config = {"backbone": "conv4", "in_channels": 1, "hidden": 8, "embed_dim": 8, "metric": "squared_euclidean",
+              "normalize": False}
+    model = build_model(config)
+    run = workspace.reports / "fewshot" / "demo" / "dice"
+    run.mkdir(parents=True)
+    support = torch.stack([torch.from_numpy(disc(24, 24, r).astype(np.float32))[None] for r in (4, 5, 9, 10)])
+    save_checkpoint(run / "checkpoint.pt", model, model_config(model, 1, 8, "conv4"), support,
+                    torch.tensor([0, 0, 1, 1]), ["small", "large"])
+    (run / "metrics.json").write_text("{}")
+    (workspace.reports / "fewshot" / "unfinished" / "none").mkdir(parents=True)  # no metrics.json: not listed
+    choices = assistant_choices(workspace)
+    assert [(c.kind, c.name, c.label) for c in choices] == [("fewshot", "demo/dice", "few-shot: demo/dice"),
+                                                            ("classifier", "tiny", "classifier: tiny")]
+    fewshot = load_assistant(choices[0])
+    assert (fewshot.kind, fewshot.name, fewshot.class_names) == ("fewshot", "demo/dice", ["small", "large"])
+    assert fewshot.sha256 == sha256_file(run / "checkpoint.pt")
+    classifier = load_assistant(choices[1])
+    assert (classifier.kind, classifier.name) == ("classifier", "tiny")

@@ -62,7 +62,7 @@ class StackView:
     """What ``reader`` sees of one plane stack.
 
     ``rois``: their own live ROIs (editable viewer payloads); ``overlays``: the
-    other readers' ROIs they may see (read-only, one colour per reader,
+    other readers' ROIs they may see (read-only, one colour per other reader,
     ``colours``); ``proposals``: model proposals they have not decided yet
     (``pending``, payload ``name`` = the proposal id).  ``mine``/``theirs``/
     ``deleted`` are (plane record, ROI record) pairs for the list under the
@@ -108,8 +108,9 @@ def stack_view(store, sha256: str, image, axis: str | None, reader: str | None) 
             else:
                 (view.deleted if roi.deleted else view.mine).append((rec, roi))
     view.submitted = reader is not None and bool(records) and all(rec.id in submitted for rec in records)
-    names = sorted({roi.annotator for _, roi in view.theirs} | ({reader} if reader else set()))
-    view.colours = {n: _hex(c) for n, c in reader_colors(names).items()}
+    if not records:  # nothing registered yet: blinded for a reader of a blinded workspace
+        view.hidden = view.blinded and not (reader is not None and store.get_reader(reader).is_adjudicator)
+    view.colours = {n: _hex(c) for n, c in reader_colors(sorted({roi.annotator for _, roi in view.theirs})).items()}
     index = (lambda rec: rec.slice_index) if _several(image) else (lambda rec: None)
     view.rois = [record_payload(roi, index(rec)) for rec, roi in view.mine]
     view.overlays = [{**record_payload(roi, index(rec), colour=view.colours[roi.annotator]), "name": roi.annotator}
