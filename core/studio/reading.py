@@ -25,7 +25,7 @@ __all__ = ["ReadingItem", "reading_order", "default_plane", "register_default_pl
 class ReadingItem:
     """One file of the work list: open it at ``plane`` (None: the file's default view).
 
-    ``image_id`` is the store plane that placed the file here; ``rank`` its
+    ``image_id`` is the store plane that placed the file here (a task list's or the queue's); ``rank`` its
     1-based place in the model's queue (None when not queued); ``read`` says
     whether the reader has outlined, labelled or submitted every listed plane.
     """
@@ -86,7 +86,7 @@ def reading_order(store, files: Sequence[str | Path], *, reader: str | None = No
         paths = [p for p in seen if Path(p).is_file()]
         first = seen
     else:
-        first = {p: recs[0] for p, recs in by_path.items()}
+        first = {}  # the whole workspace: a file opens at its default view unless the model queued a plane
     overview = {row.image.id: row for row in store.image_overview(reader, image_ids=image_ids)}
 
     def read(path: str) -> bool:
