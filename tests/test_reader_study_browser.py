@@ -1,7 +1,7 @@
 """A blinded reader study and a model-proposed ROI, in a real chromium (issue 11's "Done when").
 
 One Streamlit server for the module over a blinded workspace (``set_workspace_blinded(True)``) with two
-PNG scans and a tiny classifier checkpoint.  Two readers read the same scan in two browser contexts
+PNG scans (a bright disc each) and a tiny classifier trained for seconds to find such discs.  Two readers read the same scan in two browser contexts
 (two independent sessions): neither sees the other's ROI until they have submitted, and the Agreement
 page then shows the Dice of their two outlines, worked out here from the stored masks.  A third reader
 asks the model for a proposal, accepts it in the viewer (select, A, Save), and the store keeps the
@@ -31,12 +31,40 @@ RECT_A = ((40, 50), (110, 120))  # image (x, y) corners each reader drags
 RECT_B = ((55, 60), (125, 128))
 
 
-@pytest.fixture(scope="module")
-def study(tmp_path_factory):
+def lesion_classifier(seed: int = 0):
+    """The baseline CNN (32 x 32) trained for a few seconds to tell a bright disc from none, so that its
+    Grad-CAM, and so the proposal, falls on the scan's lesion (any model would do for the provenance)."""
     import torch
-    from PIL import Image
+    from torch import nn
 
     from core.models import ModelConfig, build_model
+
+    torch.manual_seed(seed)
+    rng = np.random.default_rng(seed)
+    yy, xx = np.mgrid[:32, :32]
+    labels = rng.integers(0, 2, 384)
+    images = np.zeros((len(labels), 1, 32, 32), np.float32)
+    for i, y in enumerate(labels):
+        img = 0.12 + 0.03 * (xx % 3) + 0.05 * rng.standard_normal((32, 32))
+        if y:
+            cy, cx, r = rng.integers(8, 24, 2).tolist() + [int(rng.integers(4, 8))]
+            img = img + 0.6 * (((yy - cy) ** 2 + (xx - cx) ** 2) < r * r)
+        images[i, 0] = np.clip(img, 0, 1)
+    x, y = torch.tensor(images), torch.tensor(labels)
+    model = build_model(ModelConfig(arch="baseline", in_channels=1, num_classes=2, image_size=32))
+    optimiser = torch.optim.Adam(model.parameters(), 1e-3)
+    for _ in range(4):
+        for i in range(0, len(y), 32):
+            optimiser.zero_grad()
+            nn.functional.cross_entropy(model(x[i:i + 32]), y[i:i + 32]).backward()
+            optimiser.step()
+    return model.eval()
+
+
+@pytest.fixture(scope="module")
+def study(tmp_path_factory):
+    from PIL import Image
+
     from core.store import AnnotationStore
     from core.training import save_checkpoint
     from core.workspace import Workspace
@@ -47,9 +75,7 @@ def study(tmp_path_factory):
     yy, xx = np.mgrid[:SHAPE[0], :SHAPE[1]]
     for name, (cy, cx, r) in ((SCAN, (85, 85, 35)), (OTHER, (60, 130, 25))):
         Image.fromarray(np.uint8(30 + 160 * (((yy - cy) ** 2 + (xx - cx) ** 2) < r * r) + xx % 7)).save(folder / name)
-    torch.manual_seed(0)
-    model = build_model(ModelConfig(arch="baseline", in_channels=1, num_classes=3, image_size=32))
-    checkpoint = save_checkpoint(ws.checkpoints / "tiny" / "model.pt", model)
+    checkpoint = save_checkpoint(ws.checkpoints / "tiny" / "model.pt", lesion_classifier())
     store = AnnotationStore(ws)
     store.set_workspace_blinded(True)
     with streamlit_server(ws.root, tmp_path_factory.mktemp("server") / "server.log") as url:
@@ -226,6 +252,11 @@ def test_a_model_proposal_is_accepted_in_the_viewer_and_stored_with_its_provenan
     page.get_by_text(f"from model proposal #{proposal.id} (accepted)").wait_for(timeout=30000)
     page.screenshot(path=str(ARTIFACTS / "proposal_accepted.png"), full_page=True)
     assert page.locator('[data-testid="stException"]').count() == 0
-    print(f"\nproposal #{proposal.id}: model {proposal.model} sha256 {proposal.model_sha256[:12]} "
+    yy, xx = np.mgrid[:SHAPE[0], :SHAPE[1]]
+    lesion = ((yy - 85) ** 2 + (xx - 85) ** 2) < 35 ** 2 if record.display_name == SCAN else \
+        ((yy - 60) ** 2 + (xx - 130) ** 2) < 25 ** 2
+    print(f"\nproposal on {record.display_name}: Dice with the drawn lesion "
+          f"{2 * (roi.mask & lesion).sum() / (roi.mask.sum() + lesion.sum()):.3f}")
+    print(f"proposal #{proposal.id}: model {proposal.model} sha256 {proposal.model_sha256[:12]} "
           f"method {proposal.method}; decision {decision.decision} by {decision.reader} -> ROI {roi.id} "
           f"({roi.area} px, annotator {roi.annotator})")
