@@ -238,6 +238,19 @@ proposals_panel(store, view, reader, assistant,
 decisions = {d.roi_id: d for d in store.proposal_decisions() if d.roi_id is not None}
 several = meta["n"] > 1
 st.subheader(f"Your ROIs in this {'stack' if several else 'image'} ({len(view.mine)})")
+
+
+def _roi_button(column, label: str, action, roi, help: str | None = None) -> None:
+    """A store action on one of the reader's ROIs (undo, delete, restore), refused if it changed meanwhile."""
+    if column.button(label, key=f"{label.lower()}-{roi.id}", help=help):
+        try:
+            action(roi.id, annotator=reader, expected_version=roi.version)
+        except Exception as exc:  # noqa: BLE001
+            _ui.show_error(exc)
+        else:
+            st.rerun()
+
+
 for rec, roi in view.mine:
     r1, r2, r3, r4 = st.columns([4, 2, 1, 1])
     origin = decisions.get(roi.id)
@@ -245,20 +258,8 @@ for rec, roi in view.mine:
     r1.markdown(f"**{roi.label}**{where} · {roi.area} px · v{roi.version}"
                 + (f" · from model proposal #{origin.proposal_id} ({origin.decision})" if origin else ""))
     r2.caption(f"saved {roi.updated_at[:16].replace('T', ' ')} UTC")
-    if r3.button("Undo", key=f"undo-{roi.id}", help="go back to the previous stored version"):
-        try:
-            store.undo_roi(roi.id, annotator=reader, expected_version=roi.version)
-        except Exception as exc:  # noqa: BLE001
-            _ui.show_error(exc)
-        else:
-            st.rerun()
-    if r4.button("Delete", key=f"del-{roi.id}"):
-        try:
-            store.delete_roi(roi.id, annotator=reader, expected_version=roi.version)
-        except Exception as exc:  # noqa: BLE001
-            _ui.show_error(exc)
-        else:
-            st.rerun()
+    _roi_button(r3, "Undo", store.undo_roi, roi, help="go back to the previous stored version")
+    _roi_button(r4, "Delete", store.delete_roi, roi)
 if view.theirs:
     with st.expander(f"Other readers' ROIs ({len(view.theirs)}, read-only)"):
         st.dataframe([{"reader": roi.annotator, "label": roi.label, "plane": rec.slice_index if several else "",
@@ -269,13 +270,7 @@ if view.deleted:
         for rec, roi in view.deleted:
             d1, d2 = st.columns([4, 1])
             d1.write(f"{roi.label} · {roi.area} px · v{roi.version}")
-            if d2.button("Restore", key=f"restore-{roi.id}"):
-                try:
-                    store.restore_roi(roi.id, annotator=reader, expected_version=roi.version)
-                except Exception as exc:  # noqa: BLE001
-                    _ui.show_error(exc)
-                else:
-                    st.rerun()
+            _roi_button(d2, "Restore", store.restore_roi, roi)
 
 # ------------------------------------------------------------------ progress and export
 st.subheader("Progress" + ("" if task is None else f" · {task.name}"))

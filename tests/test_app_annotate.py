@@ -352,6 +352,23 @@ def test_blinded_reader_sees_the_badge_then_the_others_work_after_submitting(stu
     assert stack_view(store, sha256_file(paths[0]), load_image(str(paths[0])), None, "R2").overlays == []
 
 
+def test_the_roi_list_edits_only_your_own_rois(study):
+    store, paths, ids, _ = study
+    mine = store.add_roi(ids[0], "lesion", disc(20, 20, 6), annotator="R1")
+    mine = store.update_roi(mine.id, expected_version=1, annotator="R1", mask=disc(20, 20, 7))
+    theirs = store.add_roi(ids[0], "lesion", disc(22, 21, 6), annotator="R2")
+    at = _open_page("R1")
+    assert [b.key for b in at.button if b.key and b.key.split("-")[0] in ("undo", "delete", "restore")] == [
+        f"undo-{mine.id}", f"delete-{mine.id}"]  # none for R2's ROI, which is listed read-only
+    assert any(e.label == "Other readers' ROIs (1, read-only)" for e in at.expander)
+    at.button(key=f"undo-{mine.id}").click().run()
+    assert store.get_roi(mine.id).area == disc(20, 20, 6).sum() and store.get_roi(mine.id).version == 3
+    at.button(key=f"delete-{mine.id}").click().run()
+    assert store.get_roi(mine.id).deleted and any(e.label == "Your deleted ROIs (1)" for e in at.expander)
+    at.button(key=f"restore-{mine.id}").click().run()
+    assert not at.exception and not store.get_roi(mine.id).deleted and store.get_roi(theirs.id).version == 1
+
+
 def _choose_model(at: AppTest, by: str = "entropy") -> None:
     model = next(o for o in at.selectbox(key="ann_model").options if o.endswith("tiny"))
     at.selectbox(key="ann_model").set_value(model).run()
