@@ -27,10 +27,12 @@ def _decide(store, proposal_id: int, reader: str, accept: bool) -> None:
     st.rerun()
 
 
-def _outcomes(store) -> None:
-    report = proposal_report(store)
+def _outcomes(store, only: str | None) -> None:
+    report = proposal_report(store, reader=only)
+    if only is not None:
+        st.caption("Blinded study: your own decisions only.")
     if not report.outcomes:
-        st.caption("No reader has decided on a proposal yet.")
+        st.caption("No decision on a proposal yet.")
         return
     overall = report.overall
     low, high = overall["acceptance_ci95"]
@@ -49,10 +51,11 @@ def _outcomes(store) -> None:
                   for (kind, name), g in report.groups.items()], hide_index=True, key="ann_prop_report")
 
 
-def proposals_panel(store, view, reader: str | None, assistant, reading_id: Callable[[], int],
-                    plane_text: str) -> None:
+def proposals_panel(store, view, profile, assistant, reading_id: Callable[[], int], plane_text: str) -> None:
     """Propose an ROI on the reading plane with ``assistant`` (if any), and list ``view.pending`` with
-    their provenance and Accept / Reject buttons."""
+    their provenance and Accept / Reject buttons; then how the proposals fared (in a blinded study, for
+    a reader: their own decisions only)."""
+    reader = None if profile is None else profile.name
     if assistant is None and not view.pending:
         return
     st.subheader("Model proposals")
@@ -86,4 +89,8 @@ def proposals_panel(store, view, reader: str | None, assistant, reading_id: Call
             if b2.button("Reject", key=f"ann_reject_{p.id}", disabled=reader is None):
                 _decide(store, p.id, reader, False)
     with st.expander("How useful the proposals were"):
-        _outcomes(store)
+        blinded = store.blinded_image_ids() != set()
+        if blinded and reader is None:
+            st.caption("Blinded study: choose your reader profile to see your decisions.")
+        else:
+            _outcomes(store, reader if blinded and not profile.is_adjudicator else None)

@@ -231,7 +231,7 @@ if record is not None and (reader is None and not view.hidden or reader and stor
         st.caption("Other readers' class labels: " + " · ".join(f"{lab.annotator}: **{lab.label}**" for lab in others))
 
 # ------------------------------------------------------------------ model proposals
-proposals_panel(store, view, reader, assistant,
+proposals_panel(store, view, profile, assistant,
                 lambda: record.id if record else register_plane(store, Path(path), image, reading), plane_text)
 
 # ------------------------------------------------------------------ stored ROIs
@@ -278,14 +278,19 @@ n_read = sum(i.read for i in items)
 st.progress(n_read / len(items), text=f"{n_read} of {len(items)} images read by you (outlined, labelled or "
                                       "submitted on every plane listed)" if reader else
             "Choose your reader profile to follow your progress.")
-overview = store.image_overview(reader, image_ids=scope_ids)  # one aggregated query set, blinding-aware
+blinded_study = store.blinded_image_ids() != set()
+overview = [] if reader is None and blinded_study else \
+    store.image_overview(reader, image_ids=scope_ids)  # one aggregated query set, blinding-aware
 with st.expander(f"Registered planes ({len(overview)})"):
     st.dataframe([{"image": p.display_name, "plane": (f"{p.axis} {p.slice_index}" if p.axis else
                                                      (f"frame {p.slice_index}" if p.slice_index is not None else "")),
                    "ROIs (visible)": row.n_rois, "readers": ", ".join(row.readers), "class": row.class_label or "",
                    "blinded": row.blinded, "submitted by you": row.submitted, "submissions": row.n_submissions}
                   for row in overview for p in [row.image]], hide_index=True, key="ann_progress")
-if st.button("Prepare export (masks + manifest)", key="ann_export"):
+may_export = not blinded_study or (profile is not None and profile.is_adjudicator)
+if st.button("Prepare export (masks + manifest)", key="ann_export", disabled=not may_export,
+             help=None if may_export else "In a blinded study only adjudicators export: the bundle holds every "
+                                          "reader's ROIs and labels."):
     import shutil
 
     folder = ws.exports / time.strftime("annotations-%Y%m%d-%H%M%S")

@@ -349,6 +349,7 @@ def test_blinded_reader_sees_the_badge_then_the_others_work_after_submitting(stu
     assert any(e.label == "Other readers' ROIs (1, read-only)" for e in at.expander)
     assert any("Other readers' class labels: R2: **mass**" in c.value for c in at.caption)
     assert not store.has_submitted(ids[0], "R2")  # R2 is still blinded to R1's work
+    assert _button(at, "Prepare export (masks + manifest)").disabled  # the bundle holds every reader's work
     assert stack_view(store, sha256_file(paths[0]), load_image(str(paths[0])), None, "R2").overlays == []
 
 
@@ -403,6 +404,21 @@ def test_a_proposal_is_made_accepted_and_rejected_from_the_page(study):
     assert store.proposal_decisions(second.id)[0].decision == "rejected" and len(store.list_rois(image_id)) == 1
     assert _metric(at, "Decisions") == "2" and _metric(at, "Accepted") == "50%"
     assert _metric(at, "Dice proposal vs final ROI") == "1.000"
+
+
+def test_in_a_blinded_study_a_reader_sees_only_their_own_proposal_decisions(study):
+    store, paths, ids, _ = study
+    store.set_workspace_blinded(True)
+    proposal = store.add_proposal(ids[0], "mass", disc(24, 24, 8), model="tiny", model_sha256="ab" * 32,
+                                  method={"explainer": "gradcam", "threshold": 0.5})
+    store.decide_proposal(proposal.id, "R2", accept=False)
+    at = _open_page("R1")
+    assert any(f"**Proposal #{proposal.id}**" in m.value for m in at.markdown)  # still pending for R1
+    assert any("your own decisions only" in c.value for c in at.caption)
+    assert any(c.value == "No decision on a proposal yet." for c in at.caption)
+    adjudicator = _open_page("Adj", role="adjudicator")
+    assert _metric(adjudicator, "Decisions") == "1" and _metric(adjudicator, "Accepted") == "0%"
+    assert not _button(adjudicator, "Prepare export (masks + manifest)").disabled
 
 
 def _metric(at: AppTest, label: str) -> str:
