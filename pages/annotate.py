@@ -75,7 +75,7 @@ with st.sidebar:
 files = image_files(ws)
 task = lists.get(scope)
 scope_ids = None if task is None else list(task.image_ids)
-queue, assistant = None, None
+queue, assistant, queue_error = None, None, None
 if choice is not None:
     try:
         assistant = _assistant(choice, choice.path.stat().st_mtime)
@@ -85,7 +85,7 @@ if choice is not None:
         unread = set(unread_images(store, reader, scope_ids))
         queue = [r for r in _ranking(choice, assistant.sha256, by, ids, str(ws.root)) if r.image_id in unread]
     except Exception as exc:  # noqa: BLE001 - a damaged checkpoint or image is a message; the page goes on
-        _ui.show_error(exc)
+        queue_error = exc
 items = reading_order(store, files, reader=reader, image_ids=scope_ids, queue=queue)
 if not items:
     st.info("The workspace has no images yet: upload one in the sidebar, or load the demo workspace on Home."
@@ -160,26 +160,29 @@ opened = st.session_state.get("ann_open_plane")
 reading = Plane(opened[2], axis) if opened and opened[0] == path and opened[1] == axis \
     else Plane(meta["n"] // 2 if meta["n"] > 1 else 0, axis)
 where = f"{meta['n']} {axis} slices" if axis else (f"{meta['n']} frames" if meta["n"] > 1 else "2-D image")
-st.caption(f"**{_short(path)}** · {where} · {meta['shape'][1]}×{meta['shape'][0]} px · {image.format} "
-           f"{image.modality or ''} · window {image.default_window.describe()} · press **?** in the viewer for hotkeys")
-if item.rank is not None:
-    st.caption(f":material/format_list_numbered: **Annotate next #{item.rank} of {len(queue)}** · "
-               f"{choice.label} predicts **{item.predicted}** ({item.probability:.0%}) · "
-               f"{ORDER_TEXT[by]} {abs(item.uncertainty):.3g}")
-
 view = stack_view(store, sha, image, axis, reader)
-badges = st.container(horizontal=True)
-if profile is None:
-    st.warning(f"Nothing can be saved yet: {NO_READER} (name and role).", icon=":material/badge:")
-else:
-    badges.badge(f"Reading as {profile.name} · {profile.role}", icon=":material/badge:", color="blue")
-if view.blinded:
-    badges.badge("Blinded", icon=":material/visibility_off:", color="orange")
-if view.submitted:
-    badges.badge("Submitted", icon=":material/task_alt:", color="green")
-if view.hidden:
-    st.caption("Blinded reading: other readers' ROIs and labels on this image stay hidden until you submit "
-               "your reading.")
+with st.container():  # everything above the viewer shares one slot, so the viewer never moves (nor remounts)
+    st.caption(f"**{_short(path)}** · {where} · {meta['shape'][1]}×{meta['shape'][0]} px · {image.format} "
+               f"{image.modality or ''} · window {image.default_window.describe()} · press **?** in the viewer for "
+               "hotkeys")
+    if queue_error is not None:
+        _ui.show_error(queue_error)
+    if item.rank is not None:
+        st.caption(f":material/format_list_numbered: **Annotate next #{item.rank} of "
+                   f"{sum(i.rank is not None for i in items)}** · {choice.label} predicts **{item.predicted}** "
+                   f"({item.probability:.0%}) · {ORDER_TEXT[by]} {abs(item.uncertainty):.3g}")
+    badges = st.container(horizontal=True)
+    if profile is None:
+        st.warning(f"Nothing can be saved yet: {NO_READER} (name and role).", icon=":material/badge:")
+    else:
+        badges.badge(f"Reading as {profile.name} · {profile.role}", icon=":material/badge:", color="blue")
+    if view.blinded:
+        badges.badge("Blinded", icon=":material/visibility_off:", color="orange")
+    if view.submitted:
+        badges.badge("Submitted", icon=":material/task_alt:", color="green")
+    if view.hidden:
+        st.caption("Blinded reading: other readers' ROIs and labels on this image stay hidden until you submit "
+                   "your reading.")
 
 
 def _save(request):

@@ -296,10 +296,12 @@ def test_reading_order_task_lists_queues_and_read_marks(study):
         def __init__(self, image_id, u):
             self.image_id, self.uncertainty, self.predicted, self.probability = image_id, u, "mass", 0.5
 
-    queue = [Ranked(new, 0.9), Ranked(ids[1], 0.5), Ranked(ids[0], 0.2)]
+    slice_of_1 = store.add_image(sha256_file(paths[1]), paths[1], shape=(SIDE, SIDE), slice_index=4, axis="axial")
+    queue = [Ranked(new, 0.9), Ranked(slice_of_1, 0.7), Ranked(ids[1], 0.5), Ranked(ids[0], 0.2)]
     ordered = reading_order(store, files, reader="R1", queue=queue)
     assert [(Path(i.path).name, i.rank) for i in ordered] == [("scan-3.png", 1), ("scan-1.png", 2),
                                                               ("scan-0.png", 3), ("scan-2.png", None)]
+    assert ordered[1].plane == Plane(4, "axial")  # a file queues once, opening at its most uncertain plane
 
 
 def test_without_a_reader_nothing_can_be_saved_and_bad_names_are_one_message(study):
@@ -487,3 +489,16 @@ def test_assisting_models_are_the_registrys_classifiers_and_the_finished_few_sho
     assert fewshot.sha256 == sha256_file(run / "checkpoint.pt")
     classifier = load_assistant(choices[1])
     assert (classifier.kind, classifier.name) == ("classifier", "tiny")
+
+
+def test_a_damaged_checkpoint_is_one_message_and_the_page_goes_on(study, workspace):
+    run = workspace.reports / "fewshot" / "broken" / "dice"
+    run.mkdir(parents=True)
+    (run / "metrics.json").write_text("{}")
+    (run / "checkpoint.pt").write_bytes(b"not a checkpoint")
+    at = _open_page("R1")
+    at.selectbox(key="ann_model").set_value("few-shot: broken/dice").run()
+    assert not at.exception, [e.value for e in at.exception]
+    assert [e.value for e in at.error] == ["checkpoint.pt is not a readable checkpoint (UnpicklingError)"]
+    assert _viewer_data(at)["uid"].endswith(":None") and not any("Annotate next" in c.value for c in at.caption)
+    assert not any(s.value == "Model proposals" for s in at.subheader)
