@@ -124,7 +124,8 @@ with st.sidebar:
     path = st.selectbox("Image file", list(by_path), format_func=_short, key="ann_file",
                         on_change=lambda: _open(st.session_state["ann_file"]))
     n_unread = sum(not i.read for i in items)
-    st.button(f"Next {'in queue' if queue else 'unread'} ({n_unread} unread)", key="ann_next", on_click=_next,
+    st.button(f"Next {'in queue' if queue else 'unread'} ({n_unread} unread)" if reader else "Next image",
+              key="ann_next", on_click=_next,
               disabled=not [i for i in items if not i.read and i.path != path], icon=":material/skip_next:")
 item = by_path[path]
 try:
