@@ -1,11 +1,12 @@
 """A blinded reader study and a model-proposed ROI, in a real chromium (issue 11's "Done when").
 
 One Streamlit server for the module over a blinded workspace (``set_workspace_blinded(True)``) with two
-PNG scans (a bright disc each) and a tiny classifier trained for seconds to find such discs.  Two readers read the same scan in two browser contexts
-(two independent sessions): neither sees the other's ROI until they have submitted, and the Agreement
-page then shows the Dice of their two outlines, worked out here from the stored masks.  A third reader
-asks the model for a proposal, accepts it in the viewer (select, A, Save), and the store keeps the
-decision with the model's provenance.  Screenshots go to ``tests/artifacts/``.
+PNG scans (a bright disc each) and a tiny classifier trained for seconds to find such discs.  Two readers
+read the same scan in two browser contexts (two independent sessions): neither sees the other's ROI
+until they have submitted, and the Agreement page then shows the Dice of their two outlines, worked out
+here from the stored masks.  A third reader asks the model for a proposal, accepts it in the viewer
+(select, A, Save), and the store keeps the decision with the model's provenance.  Screenshots go to
+``tests/artifacts/``.
 """
 
 from __future__ import annotations
@@ -209,7 +210,8 @@ def test_two_blinded_readers_see_each_other_only_after_submitting_and_agreement_
     assert grids.count() == 2  # per reader, then per image
     a.wait_for_timeout(1000)
     a.screenshot(path=str(ARTIFACTS / "reader_study_agreement.png"), full_page=True)
-    assert a.locator('[data-testid="stException"]').count() == 0 and b.locator('[data-testid="stException"]').count() == 0
+    for reader_page in (a, b):
+        assert reader_page.locator('[data-testid="stException"]').count() == 0
     print(f"\nreader study: Dice {expected:.4f} ({READER_A} {masks[0].sum()} px, {READER_B} {masks[1].sum()} px, "
           f"overlap {(masks[0] & masks[1]).sum()} px); Agreement page shows {shown}")
 

@@ -161,9 +161,11 @@ def save_edits(store, path: Path, sha256: str, image, axis: str | None, request:
     for edit in decided:
         try:
             report.results.append(_decide(store, edit, reader))
-        except (EquiGuardError, sqlite3.Error) as exc:
-            reason = str(exc) if isinstance(exc, EquiGuardError) else f"the store could not be written ({type(exc).__name__})"
-            report.results.append(EditResult(edit.cid, "failed", None, reason))
+        except EquiGuardError as exc:  # e.g. decided meanwhile in another tab: the viewer keeps the edit
+            report.results.append(EditResult(edit.cid, "failed", None, str(exc)))
+        except sqlite3.Error as exc:
+            report.results.append(EditResult(edit.cid, "failed", None,
+                                             f"the store could not be written ({type(exc).__name__})"))
     return report
 
 

@@ -25,8 +25,8 @@ __all__ = ["ReadingItem", "reading_order", "default_plane", "register_default_pl
 class ReadingItem:
     """One file of the work list: open it at ``plane`` (None: the file's default view).
 
-    ``image_id`` is the store plane that placed the file here (a task list's or the queue's); ``rank`` its
-    1-based place in the model's queue (None when not queued); ``read`` says
+    ``image_id`` is the store plane that placed the file here (a task list's or the queue's); ``rank`` the
+    file's 1-based place in the model's queue (None when not queued); ``read`` says
     whether the reader has outlined, labelled or submitted every listed plane.
     """
 
@@ -94,13 +94,14 @@ def reading_order(store, files: Sequence[str | Path], *, reader: str | None = No
         return bool(rows) and reader is not None and all(reader in row.readers or row.submitted for row in rows)
 
     items: dict[str, ReadingItem] = {}
-    for rank, entry in enumerate(queue or (), start=1):
+    listed = set(paths)
+    for entry in queue or ():
         rec = records.get(entry.image_id)
         path = None if rec is None else str(Path(rec.source_path))
-        if path is None or path in items or path not in paths:
-            continue
-        items[path] = ReadingItem(path, plane_of(rec), rec.id, rank, False, entry.predicted, entry.probability,
-                                  entry.uncertainty)
+        if path is None or path in items or path not in listed:
+            continue  # a file queues once, at its most uncertain plane
+        items[path] = ReadingItem(path, plane_of(rec), rec.id, len(items) + 1, False, entry.predicted,
+                                  entry.probability, entry.uncertainty)
     for path in paths:
         if path not in items:
             rec = first.get(path)
