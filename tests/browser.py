@@ -136,5 +136,12 @@ def sign_in(page, name: str) -> None:
     reader.wait_for(timeout=30000)  # the sidebar renders after the page's first script run
     reader.fill(name)
     page.get_by_role("button", name="Start reading").click()
-    page.get_by_text("Reading as").wait_for(timeout=30000)
+    page.get_by_text("Reading as").first.wait_for(timeout=30000)
+    wait_for_app(page)
+
+
+def choose_option(page, label: str, option: str) -> None:
+    """Pick ``option`` in the sidebar selectbox labelled ``label`` (e.g. "Image file") and wait for the rerun."""
+    page.locator('[data-testid="stSidebar"] [data-testid="stSelectbox"]').filter(has_text=label).click()
+    page.get_by_role("option", name=option, exact=True).click()
     wait_for_app(page)

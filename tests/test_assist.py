@@ -148,6 +148,9 @@ def test_proposal_provenance_decisions_and_report(png_store, fewshot_checkpoint)
     assert dices == [pytest.approx(expected), 1.0]
     assert report.groups[("reader", "R3")]["acceptance_rate"] == 0.0
     assert report.groups[("model", "fewshot-run")]["decisions"] == 3
+    mine = proposal_report(store, reader="R2")  # what a blinded reader is shown: their own decisions
+    assert [(o.reader, o.decision) for o in mine.outcomes] == [("R2", "edited")]
+    assert list(mine.groups) == [("model", "fewshot-run"), ("reader", "R2")]
     # the final ROI is the current version: R1 later removes their ROI, so their Dice falls to 0
     r1 = next(d for d in store.proposal_decisions(proposal.id) if d.reader == "R1")
     store.delete_roi(r1.roi_id, annotator="R1")

@@ -74,7 +74,8 @@ def test_draw_polygon_in_the_viewer_and_save(studio_url, studio_workspace, page)
     deadline = time.monotonic() + 30
     while len(store.list_rois(ct.id)) == before and time.monotonic() < deadline:
         time.sleep(0.2)
-    page.get_by_text(f"Stored ROIs in this image ({before + 1})").wait_for(timeout=30000)
+    mine = len([r for r in store.list_rois(ct.id) if r.annotator == "browser-test"])
+    page.get_by_text(f"Your ROIs in this image ({mine})").wait_for(timeout=30000)
     _wait_for_app(page)
     page.screenshot(path=str(ARTIFACTS / "annotate_polygon_saved.png"), full_page=True)
     assert page.locator('[data-testid="stException"]').count() == 0

@@ -16,7 +16,7 @@ from typing import Iterable
 from core.assist.base import Assistant, cam_spread, plane_pixels
 from core.errors import ConfigError
 
-__all__ = ["ORDERS", "RankedImage", "rank_images", "unread_images", "annotate_next"]
+__all__ = ["ORDERS", "RankedImage", "rank_images", "rank_planes", "unread_images", "annotate_next"]
 
 ORDERS = ("entropy", "margin", "cam_spread")
 
@@ -59,10 +59,19 @@ def unread_images(store, reader: str | None = None, image_ids: Iterable[int] | N
     return [row.image.id for row in rows if reader not in row.readers and not row.submitted]
 
 
+def rank_planes(store, assistant: Assistant, image_ids: Iterable[int] | None = None, *,
+                by: str = "entropy") -> list[RankedImage]:
+    """The store's planes ``image_ids`` (default all), read or not, ranked by ``by``; ties by file, then id.
+
+    A page can keep this (it depends only on the model and the planes) and
+    drop the planes read since, which gives :func:`annotate_next`'s order.
+    """
+    records = sorted(store.get_images(image_ids).values(), key=lambda r: (r.source_path, r.id))
+    return rank_images(assistant, ((rec.id, pixels) for rec, pixels in plane_pixels(records)), by)
+
+
 def annotate_next(store, assistant: Assistant, *, by: str = "entropy", reader: str | None = None,
                   image_ids: Iterable[int] | None = None, limit: int | None = None) -> list[RankedImage]:
     """The unread images of the store (optionally within ``image_ids``), ranked for ``reader``."""
-    ids = unread_images(store, reader, image_ids)
-    records = sorted(store.get_images(ids).values(), key=lambda r: (r.source_path, r.id))
-    ranked = rank_images(assistant, ((rec.id, pixels) for rec, pixels in plane_pixels(records)), by)
+    ranked = rank_planes(store, assistant, unread_images(store, reader, image_ids), by=by)
     return ranked if limit is None else ranked[:limit]

@@ -55,13 +55,16 @@ def _summary(outcomes: list[ProposalOutcome]) -> dict:
             "counts": {d: sum(o.decision == d for o in outcomes) for d in ("accepted", "edited", "rejected")}}
 
 
-def proposal_report(store) -> ProposalReport:
-    """Every decision on every proposal of ``store``, summarised overall, per model and per reader."""
+def proposal_report(store, reader: str | None = None) -> ProposalReport:
+    """Every decision on every proposal of ``store`` (only ``reader``'s, if given), summarised overall,
+    per model and per reader.  A blinded study shows a reader only their own decisions."""
     from core.agreement import dice
 
     proposals = {p.id: p for p in store.list_proposals()}
     report = ProposalReport()
     for decision in store.proposal_decisions():
+        if reader is not None and decision.reader != reader:
+            continue
         proposal = proposals[decision.proposal_id]
         value = None
         if decision.decision != "rejected":

@@ -194,7 +194,7 @@ def apply_save(store, request: SaveRequest, *, image_id_for: Callable[[int | Non
     """
     report = SaveReport(request.save_id)
     if not annotator.strip():
-        report.error = "enter your annotator name before saving"
+        report.error = "choose your reader profile before saving"
         return report
     for edit in request.edits:
         try:
