@@ -20,7 +20,7 @@ __all__ = ["main"]
 
 MODES = {
     "none": {"guidance": "none"},
-    "dice_second_order": {"guidance": "dice"},
+    "dice_second_order": {"guidance": "dice", "first_order": False},
     "dice_first_order": {"guidance": "dice", "first_order": True},
     "rrr": {"guidance": "rrr", "alpha": 10.0},
 }

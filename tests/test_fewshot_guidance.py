@@ -19,7 +19,8 @@ MARGIN = 0.02
 
 def _dice(seed: int, guidance: str) -> float:
     cfg = RunConfig(dataset="brain-phantom", spurious=True, hidden=16, patients=24, size=48,
-                    train=TrainConfig(episodes=60, guidance=guidance, alpha=1.0, cam_score="log_prob", seed=seed))
+                    train=TrainConfig(episodes=60, guidance=guidance, alpha=1.0, cam_score="log_prob", seed=seed,
+                                      first_order=False, cam_norm="minmax"))
     train, test = load_split(cfg)
     assert train.patients().isdisjoint(test.patients())
     torch.manual_seed(seed)
