@@ -52,8 +52,8 @@ class Preset:
     guidance: str = "dice"
     alpha: float = 1.0
     cam_score: str = "log_prob"
-    first_order: bool = False
-    cam_norm: str = "minmax"
+    first_order: bool = True    # docs/science/fewshot-normalisation.md: best in all four conditions
+    cam_norm: str = "minmax"    # same study: sum, sigmoid and softmax were worse or had no effect
     guide_support: bool = False
     train_disjoint: bool = False
     # evaluation: >= 600 test episodes (PAPERS.md), support and query from different patients

@@ -25,7 +25,7 @@ def test_reproduce_fewshot_quick(tmp_path, workspace):
     # both phantoms x with/without cue x {unguided, guided}
     assert {(r["dataset"], r["spurious"], r["arm"]) for r in rows} == {
         (d, s, a) for d in ("brain-phantom", "cxr-phantom") for s in (False, True)
-        for a in ("unguided", "guided (log-prob target)")}
+        for a in ("unguided", "guided (log-prob, 1st order)")}
     for r in rows:
         assert 0.0 <= r["accuracy"]["mean"] <= 1.0 and r["accuracy"]["ci95"] > 0
         assert r["accuracy"]["n"] == summary["sizes"]["eval_episodes"] * len(summary["seed_pairs"])

@@ -24,9 +24,11 @@ ARMS: dict[str, dict] = {
     "guided (log-prob target)": {"guidance": "dice", "cam_score": "log_prob", "first_order": False},
     "guided (log-prob, 1st order)": {"guidance": "dice", "cam_score": "log_prob", "first_order": True},
 }
-QUICK_ARMS = ("unguided", "guided (log-prob target)")
+#: The arm that trains with the recommended defaults (core.fewshot_defaults.DEFAULTS).
+RECOMMENDED_ARM = "guided (log-prob, 1st order)"
+QUICK_ARMS = ("unguided", RECOMMENDED_ARM)
 #: The guided arm shown next to the unguided one in the gallery.
-GALLERY_ARM = "guided (log-prob target)"
+GALLERY_ARM = RECOMMENDED_ARM
 DATASETS = ("brain-phantom", "cxr-phantom")
 ALPHA = 1.0
 
