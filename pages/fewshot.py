@@ -131,7 +131,7 @@ def _gallery(folder: str, mtime: float, guidance: str):
 
 
 for g, run in sorted(pair.items(), key=lambda kv: kv[0] == "none"):
-    st.markdown(f"**{'unguided' if g == 'none' else f'guided ({g})'}**")
+    st.markdown(f"**{'unguided' if g == 'none' else f'guided ({g})'}** · Grad-CAM target: {run.alignment_target}")
     try:
         items = _gallery(str(run.folder), (run.folder / "metrics.json").stat().st_mtime, g)
     except Exception as exc:  # noqa: BLE001 - e.g. a BraTS folder that has since moved
