@@ -80,6 +80,8 @@ def test_construction_names_the_class_that_lacks_patients(phantom):
     assert "\n" not in str(err.value) and "ring-enhancing" not in str(err.value)
     with pytest.raises(ConfigError, match="patient id"):
         EpisodicSampler(data.labels, 3, 2, 2, patient_disjoint=True)
+    with pytest.raises(ConfigError, match="the data has 3 classes$"):
+        EpisodicSampler(phantom.labels, 4, 1, 1, groups=phantom.groups, patient_disjoint=True)
 
 
 def test_split_feasibility_matches_brute_force():

@@ -67,6 +67,14 @@ def test_star_design_and_pooling_report_each_seed_spread_separately():
     assert row["cam_dice"]["n"] == 20 and row["cam_dice"]["mean"] == pytest.approx(0.5)
 
 
+def test_the_recommended_arm_trains_with_the_library_defaults():
+    from core.fewshot import TrainConfig
+    from core.fewshot.reproduction import ARMS, FULL, RECOMMENDED_ARM, make_run
+
+    run = make_run("brain-phantom", True, RECOMMENDED_ARM, ARMS[RECOMMENDED_ARM], 0, 0, FULL)
+    assert run["config"].train == TrainConfig(episodes=FULL.episodes)
+
+
 @pytest.mark.slow
 def test_normalisation_study_quick(tmp_path):
     from core.fewshot.normalisation_study import REFERENCE, normalisation_study

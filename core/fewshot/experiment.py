@@ -11,10 +11,10 @@ from core.atomic import write_json_atomic
 from core.errors import ConfigError
 from core.fewshot.checkpoint import build_model, model_config, save_checkpoint
 from core.fewshot.data import FewShotData, split_by_group
+from core.fewshot.datasets._cues import CUE_KINDS
 from core.fewshot.evaluate import evaluate_episodic
 from core.fewshot.guidance import CAM_SCORES
 from core.fewshot.sampler import EpisodicSampler
-from core.fewshot.datasets._cues import CUE_KINDS
 from core.fewshot.train import TrainConfig, train_fewshot
 from core.fewshot_defaults import DEFAULTS as D
 from core.fewshot_defaults import DEFAULT_PRESET, parse_seed, preset

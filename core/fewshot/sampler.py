@@ -108,7 +108,7 @@ class EpisodicSampler:
             raise ConfigError(
                 f"patient-disjoint {self.way}-way {self.shot}-shot {self.query}-query episodes need {self.way} "
                 f"classes whose patients can give {self.shot} support images and, from other patients, "
-                f"{self.query} query images; {'; '.join(short) or 'the data has no images'}")
+                f"{self.query} query images; {'; '.join(short) or f'the data has {len(usable)} classes'}")
         return np.array(usable, dtype=np.int64)
 
     def sample(self) -> Episode:
