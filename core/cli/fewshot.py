@@ -27,7 +27,7 @@ _TRAIN_OPTIONS = {"way": "way", "shot": "shot", "query": "query", "episodes": "e
 #: CLI options that are RunConfig fields of the same name.
 _RUN_OPTIONS = ("backbone", "hidden", "embed_dim", "size", "patients", "slices", "test_fraction", "metric",
                 "normalize", "eval_episodes", "cam_episodes", "data_seed", "eval_seed", "eval_disjoint")
-_POSITIVE = ("size", "patients", "slices", "episodes", "eval_episodes", "hidden", "embed_dim")
+_POSITIVE = ("size", "patients", "slices", "eval_episodes", "hidden", "embed_dim")
 
 
 def _default(name: str) -> str:
@@ -124,7 +124,7 @@ def run_config(args: argparse.Namespace):
                                    weights=args.weights, vindr_merge=args.vindr_merge,
                                    vindr_reader=args.vindr_reader, **options)
     for name in _POSITIVE:
-        if getattr(config, name, None) is not None and getattr(config, name) < 1:
+        if getattr(config, name) < 1:
             raise ConfigError(f"--{name.replace('_', '-')} must be at least 1")
     for name in ("way", "shot", "query", "episodes"):
         if getattr(config.train, name) < 1:
