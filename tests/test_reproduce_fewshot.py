@@ -58,13 +58,15 @@ def test_star_design_and_pooling_report_each_seed_spread_separately():
     stat = {"mean": 0.5, "std": 0.1, "n": 4, "ci95": 0.1}
     results = [{"accuracy": {"mean": acc[p]}, "episode_accuracy": [acc[p]] * 4, "train_seconds": 1.0,
                 "config": {"train": {"episodes": 10}},
-                "alignment_by_score": {"log_prob": {m: stat for m in ("dice", "energy", "pointing", "iou")}}}
+                "alignment_by_score": {s: {m: stat for m in ("dice", "energy", "pointing", "iou")}
+                                       for s in ("log_prob", "distance")}}
                for p in pairs]
     (row,) = pool_cells(runs, results)
     assert row["by_data_seed"]["values"] == [0.5, 0.6, 0.9]
     assert row["by_train_seed"]["values"] == [0.5, 0.4, 0.3]
     assert row["accuracy"]["n"] == 20 and row["accuracy"]["mean"] == pytest.approx(sum(acc.values()) / 5)
     assert row["cam_dice"]["n"] == 20 and row["cam_dice"]["mean"] == pytest.approx(0.5)
+    assert row["cam_energy"] == pytest.approx(0.5) and row["cam_energy_ci"]["n"] == 20
 
 
 def test_the_recommended_arm_trains_with_the_library_defaults():

@@ -74,7 +74,7 @@ def markdown_table(rows: list[dict], diffs: dict[tuple, dict]) -> str:
              f"{REFERENCE} (pts, 95% CI) | CAM-ROI Dice (95% CI) | Energy in ROI (95% CI) | Pointing |",
              "|---|---|---|---|---|---|---|---|---|"]
     for r in rows:
-        acc, dice, energy = r["accuracy"], r["cam_dice"], r["cam_energy"]
+        acc, dice, energy = r["accuracy"], r["cam_dice"], r["cam_energy_ci"]
         d = diffs.get((r["dataset"], r["spurious"], r["arm"]))
         delta = "–" if d is None or r["arm"] == REFERENCE else (
             f"{100 * d['mean']:+.1f} ± {100 * d['ci95']:.1f} ("

@@ -98,7 +98,7 @@ def markdown_table(rows: list[dict]) -> str:
                      f"{100 * acc['mean']:.1f} ± {100 * acc['ci95']:.1f} | "
                      f"{same_text} | "
                      f"{_pct(r['by_data_seed'])} | {_pct(r['by_train_seed'])} | "
-                     f"{dice['mean']:.3f} ± {dice['ci95']:.3f} | {r['cam_energy']['mean']:.3f} | "
+                     f"{dice['mean']:.3f} ± {dice['ci95']:.3f} | {r['cam_energy']:.3f} | "
                      f"{r['cam_pointing']:.2f} | {r['train_seconds_per_episode']:.3f} |")
     return "\n".join(lines)
 

@@ -116,7 +116,8 @@ def pool_cells(runs: list[dict], results: list[dict], keys: tuple[str, ...] = ("
     Accuracy pools the test episodes of all the cell's runs (mean +- 95% CI);
     ``by_data_seed`` / ``by_train_seed`` give the per-run accuracies over the
     data seeds (first training seed) and over the training seeds (first data
-    seed) separately.  Alignment uses Grad-CAM with the ``target`` score.
+    seed) separately.  Alignment uses Grad-CAM with the ``target`` score
+    (``cam_dice_paper_target``: with the paper's -distance target).
     """
     cells: dict[tuple, list[int]] = {}
     for i, run in enumerate(runs):
@@ -130,6 +131,7 @@ def pool_cells(runs: list[dict], results: list[dict], keys: tuple[str, ...] = ("
         row = dict(zip(keys, key))
         row.update({
             "runs": len(members),
+            "seeds": len(members),
             "seed_pairs": [[runs[i]["data_seed"], runs[i]["train_seed"]] for i in members],
             "accuracy": mean_ci([a for r in res for a in r["episode_accuracy"]]),
             "accuracy_per_run": [r["accuracy"]["mean"] for r in res],
@@ -137,7 +139,10 @@ def pool_cells(runs: list[dict], results: list[dict], keys: tuple[str, ...] = ("
             "by_train_seed": spread([results[i]["accuracy"]["mean"] for i in members if runs[i]["data_seed"] == d0]),
             "alignment_target": target,
             "cam_dice": _pooled([b["dice"] for b in by]),
-            "cam_energy": _pooled([b["energy"] for b in by]),
+            "cam_energy": float(np.mean([b["energy"]["mean"] for b in by])),
+            "cam_energy_ci": _pooled([b["energy"] for b in by]),
+            "cam_dice_paper_target": float(np.mean([r["alignment_by_score"]["distance"]["dice"]["mean"]
+                                                     for r in res if "distance" in r["alignment_by_score"]])),
             "cam_pointing": float(np.mean([b["pointing"]["mean"] for b in by])),
             "cam_iou": float(np.mean([b["iou"]["mean"] for b in by])),
             "train_seconds_per_episode": float(np.mean([r["train_seconds"] / r["config"]["train"]["episodes"]
