@@ -25,11 +25,20 @@ def test_reproduce_fewshot_quick(tmp_path, workspace):
     # both phantoms x with/without cue x {unguided, guided}
     assert {(r["dataset"], r["spurious"], r["arm"]) for r in rows} == {
         (d, s, a) for d in ("brain-phantom", "cxr-phantom") for s in (False, True)
-        for a in ("unguided", "guided (log-prob target)")}
+        for a in ("unguided", "guided (log-prob, 1st order)")}
     for r in rows:
         assert 0.0 <= r["accuracy"]["mean"] <= 1.0 and r["accuracy"]["ci95"] > 0
-        assert r["accuracy"]["n"] == summary["sizes"]["eval_episodes"] * len(summary["seeds"])
-        assert 0.0 <= r["cam_dice"]["mean"] <= 1.0
+        assert r["accuracy"]["n"] == summary["sizes"]["eval_episodes"] * len(summary["seed_pairs"])
+        assert r["accuracy_same_patient"]["n"] == r["accuracy"]["n"]
+        assert 0.0 <= r["cam_dice"]["mean"] <= 1.0 and r["alignment_target"] == "log_prob"
+    assert summary["patient_disjoint_eval"] is True
+    # Every run's checkpoint is kept for later analyses, in a folder git ignores.
+    assert (out / "runs" / ".gitignore").read_text().splitlines()[-1] == "*"
+    from core.fewshot import load_checkpoint
+
+    for run in summary["runs"]:
+        _, payload = load_checkpoint(out / run["checkpoint"])
+        assert (payload["extra"]["data_seed"], payload["extra"]["train_seed"]) == (run["data_seed"], run["train_seed"])
     md = (out / "results.md").read_text()
     main_table, checks_section = md.split("## Explanations checked independently")
     assert "NOT clinical data" in md and main_table.count("\n|") == len(rows) + 2
@@ -48,6 +57,49 @@ def test_reproduce_fewshot_quick(tmp_path, workspace):
     # plotly.js is inlined so the report opens offline: no script is fetched from the network.
     assert not re.search(r"<script[^>]*\bsrc=[\"']https?:", html)
     assert (out / "gallery.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_star_design_and_pooling_report_each_seed_spread_separately():
+    from core.fewshot.runner import pool_cells, seed_pairs
+
+    pairs = seed_pairs([0, 1, 2], [0, 5, 6])
+    assert pairs == [(0, 0), (1, 0), (2, 0), (0, 5), (0, 6)]
+    acc = {(0, 0): 0.5, (1, 0): 0.6, (2, 0): 0.9, (0, 5): 0.4, (0, 6): 0.3}
+    runs = [{"dataset": "d", "spurious": True, "arm": "a", "data_seed": d, "train_seed": t} for d, t in pairs]
+    stat = {"mean": 0.5, "std": 0.1, "n": 4, "ci95": 0.1}
+    results = [{"accuracy": {"mean": acc[p]}, "episode_accuracy": [acc[p]] * 4, "train_seconds": 1.0,
+                "config": {"train": {"episodes": 10}},
+                "alignment_by_score": {s: {m: stat for m in ("dice", "energy", "pointing", "iou")}
+                                       for s in ("log_prob", "distance")}}
+               for p in pairs]
+    (row,) = pool_cells(runs, results)
+    assert row["by_data_seed"]["values"] == [0.5, 0.6, 0.9]
+    assert row["by_train_seed"]["values"] == [0.5, 0.4, 0.3]
+    assert row["accuracy"]["n"] == 20 and row["accuracy"]["mean"] == pytest.approx(sum(acc.values()) / 5)
+    assert row["cam_dice"]["n"] == 20 and row["cam_dice"]["mean"] == pytest.approx(0.5)
+    assert row["cam_energy"] == pytest.approx(0.5) and row["cam_energy_ci"]["n"] == 20
+
+
+def test_the_recommended_arm_trains_with_the_library_defaults():
+    from core.fewshot import TrainConfig
+    from core.fewshot.reproduction import ARMS, FULL, RECOMMENDED_ARM, make_run
+
+    run = make_run("brain-phantom", True, RECOMMENDED_ARM, ARMS[RECOMMENDED_ARM], 0, 0, FULL)
+    assert run["config"].train == TrainConfig(episodes=FULL.episodes)
+
+
+@pytest.mark.slow
+def test_normalisation_study_quick(tmp_path):
+    from core.fewshot.normalisation_study import REFERENCE, normalisation_study
+
+    summary = normalisation_study(tmp_path / "norm", quick=True, workers=1)
+    arms = {r["arm"] for r in summary["rows"]}
+    assert REFERENCE in arms and "unguided" in arms and len(summary["rows"]) == 4 * len(arms)
+    for d in summary["differences"]:
+        if d["arm"] == REFERENCE:
+            assert d["mean"] == 0.0 and d["per_seed"] == [0.0]
+    md = (tmp_path / "norm" / "results.md").read_text()
+    assert "NOT clinical data" in md and md.count("\n|") == len(summary["rows"]) + 2
 
 
 def test_fewshot_cli_bad_input_is_one_line_error(workspace):

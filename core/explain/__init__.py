@@ -4,7 +4,7 @@ Public API::
 
     # every explainer: context manager; explain(x (B, C, H, W), targets) -> (B, H, W) maps
     Explainer(model, eval_mode=True)                     # base class: input check, device, eval mode, release
-    GradCAM(model, target_layer, create_graph=False, eval_mode=False)   # [0, 1] maps, differentiable
+    GradCAM(model, target_layer, create_graph=False, eval_mode=False, normalise="minmax")  # [0, 1] maps, differentiable
     GradCAMPlusPlus(model, target_layer, create_graph=False, eval_mode=False)
     Occlusion(model, patch=8, stride=patch // 2, baseline=0.0)          # signed score drop
     IntegratedGradients(model, steps=32, baseline=0.0, method="gausslegendre")  # signed, .delta
@@ -25,16 +25,19 @@ Public API::
 
     # losses
     soft_dice(p, g, eps) -> (B,)       soft_dice_loss(p, g, eps, reduction)
+    normalise_cam(raw, size, mode)     # CAM_NORMALISATIONS: minmax | sum | sigmoid | softmax
+    cam_dice_loss(maps, roi, normalisation, eps)   # soft Dice for any normalisation
     rrr_penalty(x, log_probs, roi)     # Ross et al. input-gradient guidance
 """
 
-from core.explain.base import BaseCAM, Target, TargetSpec, minmax_normalise
+from core.explain.base import (CAM_NORMALISATIONS, DISTRIBUTION_NORMALISATIONS, BaseCAM, Target, TargetSpec,
+                               minmax_normalise, normalise_cam)
 from core.explain.explainer import Explainer
 from core.explain.faithfulness import FaithfulnessResult, deletion_insertion
 from core.explain.gradcam import GradCAM
 from core.explain.gradcam_pp import GradCAMPlusPlus
 from core.explain.integrated_gradients import IG_METHODS, IntegratedGradients
-from core.explain.losses import rrr_penalty, soft_dice, soft_dice_loss
+from core.explain.losses import cam_dice_loss, rrr_penalty, soft_dice, soft_dice_loss
 from core.explain.metrics import ALIGNMENT_METRICS, MAP_SIGNS, cam_alignment, unit_maps
 from core.explain.occlusion import Occlusion
 from core.explain.randomisation import (RandomisationResult, cascading_randomisation, randomisable_layers,
@@ -45,11 +48,12 @@ from core.explain.similarity import average_ranks, rank_correlation, ssim
 from core.explain.targets import ClassLogitTarget, ClassProbabilityTarget, PrototypeDistanceTarget
 
 __all__ = [
-    "BaseCAM", "Target", "TargetSpec", "minmax_normalise",
+    "BaseCAM", "Target", "TargetSpec", "minmax_normalise", "normalise_cam", "CAM_NORMALISATIONS",
+    "DISTRIBUTION_NORMALISATIONS",
     "Explainer", "GradCAM", "GradCAMPlusPlus", "Occlusion", "IntegratedGradients", "IG_METHODS",
     "EXPLAINERS", "INDEPENDENT_EXPLAINERS", "ExplainerFactory", "build_explainer", "explainer_factory",
     "ClassLogitTarget", "ClassProbabilityTarget", "PrototypeDistanceTarget",
-    "soft_dice", "soft_dice_loss", "rrr_penalty",
+    "soft_dice", "soft_dice_loss", "cam_dice_loss", "rrr_penalty",
     "cam_alignment", "ALIGNMENT_METRICS", "unit_maps", "MAP_SIGNS",
     "RandomisationResult", "randomisation_check", "cascading_randomisation", "randomisable_layers",
     "FaithfulnessResult", "deletion_insertion",

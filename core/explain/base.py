@@ -25,11 +25,18 @@ from torch import nn
 from core.errors import ConfigError
 from core.explain.explainer import Explainer
 
-__all__ = ["BaseCAM", "Target", "TargetSpec", "resolve_target", "minmax_normalise"]
+__all__ = ["BaseCAM", "Target", "TargetSpec", "resolve_target", "minmax_normalise", "normalise_cam",
+           "CAM_NORMALISATIONS", "DISTRIBUTION_NORMALISATIONS"]
 
 #: A target maps the model output for a batch to one score per image, shape (B,).
 Target = Callable[[torch.Tensor], torch.Tensor]
 TargetSpec = Union[Target, int, Sequence[int], torch.Tensor]
+
+#: How :func:`normalise_cam` turns the weighted activation sum into a map.
+CAM_NORMALISATIONS = ("minmax", "sum", "sigmoid", "softmax")
+#: The normalisations whose maps are distributions over pixels (each map sums to 1).
+DISTRIBUTION_NORMALISATIONS = ("sum", "softmax")
+
 
 def minmax_normalise(maps: torch.Tensor) -> torch.Tensor:
     """Scale each map of ``maps`` (B, H, W) to [0, 1]; an all-constant map becomes 0.
@@ -42,6 +49,36 @@ def minmax_normalise(maps: torch.Tensor) -> torch.Tensor:
     lo = flat.amin(dim=1).view(-1, 1, 1)
     span = flat.amax(dim=1).view(-1, 1, 1) - lo
     return (maps - lo) / torch.where(span > 0, span, torch.ones_like(span))
+
+
+def normalise_cam(raw: torch.Tensor, size: tuple[int, int], mode: str = "minmax") -> torch.Tensor:
+    """Map (B, h, w) raw CAMs ``sum_k w_k A_k`` to (B, H, W) maps at the input ``size``.
+
+    * ``minmax`` - ReLU, bilinear upsampling, per-image min-max to [0, 1]
+      (Grad-CAM's usual display map and the MICCAI paper's loss input).  A
+      uniform floor of evidence is subtracted and so invisible to a loss.
+    * ``sum`` - ReLU, upsampling, division by the map's sum: a distribution
+      over pixels; evidence spread evenly over the image keeps its weight.
+    * ``sigmoid`` - no normalisation: upsampling, then a logistic soft mask of
+      the raw (signed) map; its scale is the model's.
+    * ``softmax`` - no normalisation: upsampling, then a softmax over the
+      pixels of the raw map (a distribution whose sharpness is the model's).
+
+    Differentiable; an all-zero ``minmax``/``sum`` map stays 0.
+    """
+    if mode not in CAM_NORMALISATIONS:
+        raise ConfigError(f"unknown CAM normalisation {mode!r}; choose one of {', '.join(CAM_NORMALISATIONS)}")
+    cam = F.relu(raw) if mode in ("minmax", "sum") else raw
+    if cam.shape[-2:] != tuple(size):
+        cam = F.interpolate(cam.unsqueeze(1), size=tuple(size), mode="bilinear", align_corners=False).squeeze(1)
+    if mode == "minmax":
+        return minmax_normalise(cam)
+    if mode == "sum":
+        total = cam.flatten(1).sum(1).view(-1, 1, 1)
+        return cam / torch.where(total > 0, total, torch.ones_like(total))
+    if mode == "sigmoid":
+        return torch.sigmoid(cam)
+    return torch.softmax(cam.flatten(1), dim=1).view_as(cam)
 
 
 def resolve_target(targets: TargetSpec) -> Target:
@@ -68,6 +105,8 @@ class BaseCAM(Explainer):
     paper); ``eval_mode=True`` explains in eval mode and restores the previous
     mode afterwards, as evaluation and display want.
 
+    ``normalise`` chooses how the map is normalised (:func:`normalise_cam`).
+
     After a call, ``outputs`` holds the model output of that forward pass (so a
     training step can reuse it for its main loss), ``activations`` the target
     layer's output (B, K, h, w) and ``gradients`` the score gradients.
@@ -77,7 +116,9 @@ class BaseCAM(Explainer):
     signed = False
 
     def __init__(self, model: nn.Module, target_layer: nn.Module, create_graph: bool = False,
-                 eval_mode: bool = False) -> None:
+                 eval_mode: bool = False, normalise: str = "minmax") -> None:
+        if normalise not in CAM_NORMALISATIONS:
+            raise ConfigError(f"unknown CAM normalisation {normalise!r}; choose one of {', '.join(CAM_NORMALISATIONS)}")
         if not isinstance(model, nn.Module) or not isinstance(target_layer, nn.Module):
             raise ConfigError("Grad-CAM needs a torch model and one of its layers (nn.Module)")
         super().__init__(model, eval_mode)
@@ -85,6 +126,7 @@ class BaseCAM(Explainer):
             raise ConfigError("the Grad-CAM target layer is not a sub-module of the model")
         self.target_layer = target_layer
         self.create_graph = bool(create_graph)
+        self.normalise = normalise
         self.outputs: torch.Tensor | None = None
         self.activations: torch.Tensor | None = None
         self.gradients: torch.Tensor | None = None
@@ -120,7 +162,8 @@ class BaseCAM(Explainer):
 
         Returns:
             (B, H, W) float maps in [0, 1], bilinearly upsampled to the input
-            size and min-max normalised per image.  They carry an autograd graph
+            size and normalised per image by ``normalise`` (default min-max;
+            :func:`normalise_cam`).  They carry an autograd graph
             (through activations; also through the weights if ``create_graph``).
         """
         if getattr(self, "_handle", None) is None:
@@ -138,11 +181,7 @@ class BaseCAM(Explainer):
             if not self.create_graph:
                 grads = grads.detach()
             weights = self.channel_weights(acts, grads)
-            cam = F.relu(torch.einsum("bk,bkhw->bhw", weights, acts))
-            if cam.shape[-2:] != x.shape[-2:]:
-                cam = F.interpolate(cam.unsqueeze(1), size=x.shape[-2:], mode="bilinear",
-                                    align_corners=False).squeeze(1)
-            maps = minmax_normalise(cam)
+            maps = normalise_cam(torch.einsum("bk,bkhw->bhw", weights, acts), x.shape[-2:], self.normalise)
         self.outputs, self.activations, self.gradients = outputs, acts, grads
         self._captured = None
         return maps

@@ -4,7 +4,7 @@ Public API::
 
     FewShotData(images (N,C,H,W), labels (N,), masks (N,H,W), groups, class_names)
     split_by_group(data, test_fraction, seed) -> (train, test)   # patient-disjoint
-    EpisodicSampler(labels, way, shot, query, episodes, seed, groups) -> Episode
+    EpisodicSampler(labels, way, shot, query, episodes, seed, groups, patient_disjoint) -> Episode
     build_backbone("conv4"|"resnet18"|"densenet121", in_channels, hidden, weights_path)
     ProtoNet(backbone, embed_dim, metric, normalize); class_prototypes(emb, labels)
     TrainConfig(...); train_fewshot(model, train_data, config, progress)
@@ -13,36 +13,40 @@ Public API::
     explanation_checks(model, test_data, way, shot, query, sizes=CheckSizes(...), seed) -> alignment of every
         explainer, randomisation check, deletion/insertion;  check_run(run_config, run_dir, sizes)
     save_checkpoint(...); load_checkpoint(path) -> (model, payload)
-    RunConfig(...); run_fewshot(config, out_dir, progress) -> metrics (files in out_dir)
-    brain_phantom(...), cxr_phantom(...)    # synthetic, NOT clinical data
+    RunConfig(...), RunConfig.from_preset("recommended"|"paper", train={...}, **options)
+    prepare_run(config) -> (train, test); run_fewshot(config, out_dir, progress) -> metrics (files in out_dir)
+    DEFAULTS, PRESETS, parse_seed           # the one source of defaults (core.fewshot_defaults)
+    brain_phantom(..., cue, cue_kind), cxr_phantom(...)    # synthetic, NOT clinical data; CUE_KINDS
 """
 
 from core.fewshot.backbones import BACKBONES, Backbone, Conv4, TorchvisionBackbone, build_backbone
 from core.fewshot.checkpoint import build_model, load_checkpoint, model_config, save_checkpoint
 from core.fewshot.data import FewShotData, split_by_group
-from core.fewshot.datasets import BRAIN_CLASSES, CXR_CLASSES, brain_phantom, cxr_phantom
+from core.fewshot.datasets import BRAIN_CLASSES, CUE_KINDS, CXR_CLASSES, brain_phantom, cxr_phantom
 from core.fewshot.distances import DISTANCES, distance_to_sets, pairwise_distance
 from core.fewshot.evaluate import PrototypeScoreTarget, embed, evaluate_episodic
-from core.fewshot.experiment import DATASETS, RunConfig, load_split, run_fewshot, write_json
+from core.fewshot.experiment import DATASETS, RunConfig, load_split, prepare_run, run_fewshot, write_json
 from core.fewshot.explanation_checks import FULL_CHECKS, QUICK_CHECKS, CheckSizes, check_run, explanation_checks
 from core.fewshot.guidance import CAM_SCORES, GUIDANCE, EpisodePrototypeTarget
 from core.fewshot.protonet import ProtoNet, class_prototypes
 from core.fewshot.sampler import Episode, EpisodicSampler
 from core.fewshot.stats import mean_ci
 from core.fewshot.train import TrainConfig, TrainResult, episode_step, train_fewshot
+from core.fewshot_defaults import DEFAULT_PRESET, DEFAULTS, PRESETS, Preset, parse_seed
 
 __all__ = [
     "BACKBONES", "Backbone", "Conv4", "TorchvisionBackbone", "build_backbone",
     "build_model", "load_checkpoint", "model_config", "save_checkpoint",
     "FewShotData", "split_by_group",
-    "BRAIN_CLASSES", "CXR_CLASSES", "brain_phantom", "cxr_phantom",
+    "BRAIN_CLASSES", "CXR_CLASSES", "CUE_KINDS", "brain_phantom", "cxr_phantom",
     "DISTANCES", "distance_to_sets", "pairwise_distance",
     "embed", "evaluate_episodic", "PrototypeScoreTarget",
-    "DATASETS", "RunConfig", "load_split", "run_fewshot", "write_json",
+    "DATASETS", "RunConfig", "load_split", "prepare_run", "run_fewshot", "write_json",
     "CheckSizes", "FULL_CHECKS", "QUICK_CHECKS", "explanation_checks", "check_run",
     "CAM_SCORES", "GUIDANCE", "EpisodePrototypeTarget",
     "ProtoNet", "class_prototypes",
     "Episode", "EpisodicSampler",
     "mean_ci",
     "TrainConfig", "TrainResult", "episode_step", "train_fewshot",
+    "DEFAULT_PRESET", "DEFAULTS", "PRESETS", "Preset", "parse_seed",
 ]

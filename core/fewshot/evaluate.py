@@ -14,6 +14,7 @@ from core.fewshot.guidance import CAM_SCORES
 from core.fewshot.protonet import ProtoNet, class_prototypes
 from core.fewshot.sampler import EpisodicSampler
 from core.fewshot.stats import mean_ci
+from core.fewshot_defaults import DEFAULTS as D
 from core.progress import ProgressCallback, ProgressEvent
 
 __all__ = ["evaluate_episodic", "embed", "PrototypeScoreTarget"]
@@ -26,11 +27,18 @@ def embed(model: ProtoNet, images: torch.Tensor, batch_size: int = 128) -> torch
     return torch.cat([model(images[i:i + batch_size].to(device)) for i in range(0, len(images), batch_size)])
 
 
-def evaluate_episodic(model: ProtoNet, data: FewShotData, way: int = 3, shot: int = 5, query: int = 5,
-                      episodes: int = 300, seed: int = 1000, cam_episodes: int = 50,
-                      cam_scores: Sequence[str] = ("distance",), cam_batch: int = 96,
-                      progress: ProgressCallback | None = None) -> dict:
+def evaluate_episodic(model: ProtoNet, data: FewShotData, way: int = D.way, shot: int = D.shot,
+                      query: int = D.query, episodes: int = D.eval_episodes, seed: int = D.eval_seed,
+                      cam_episodes: int = D.cam_episodes, cam_scores: Sequence[str] = (D.cam_score,),
+                      cam_batch: int = 96, progress: ProgressCallback | None = None,
+                      patient_disjoint: bool = D.eval_disjoint) -> dict:
     """Evaluate on ``episodes`` episodes drawn from ``data`` (test patients only).
+
+    With ``patient_disjoint`` (the default) the support and the query of every
+    episode come from different patients, so nothing patient-specific (anatomy,
+    intensity, a per-patient cue) can leak from support to query.  ``seed``
+    is the evaluation seed: the same seed draws the same episodes from the
+    same data, so models evaluated with it are compared on paired episodes.
 
     The model runs in eval mode, so an image's embedding does not depend on
     its episode: all images are embedded once and each episode only forms
@@ -39,17 +47,22 @@ def evaluate_episodic(model: ProtoNet, data: FewShotData, way: int = 3, shot: in
     CAM score in ``cam_scores`` (see :data:`core.fewshot.guidance.CAM_SCORES`;
     the episode's prototypes are constants).
 
+    Alignment uses min-max normalised Grad-CAMs whatever normalisation a
+    model was trained with, so models are compared on one scale.
+
     Returns:
         ``{"accuracy": mean_ci, "alignment": {metric: mean_ci} (first score),
-        "alignment_by_score": {score: {metric: mean_ci}}, "episodes": n,
-        "cam_episodes": m, "episode_accuracy": [...]}``; accuracies are
-        fractions.  Alignment statistics are over episodes (per-episode means
-        over the queries that have an ROI).
+        "alignment_target": name of that first score, "alignment_by_score":
+        {score: {metric: mean_ci}}, "episodes": n, "cam_episodes": m,
+        "patient_disjoint": bool, "eval_seed": seed, "episode_accuracy": [...]}``;
+        accuracies are fractions.  Alignment statistics are over episodes
+        (per-episode means over the queries that have an ROI).
     """
     for score in cam_scores:
         if score not in CAM_SCORES:
             raise ConfigError(f"unknown CAM score {score!r}; choose one of {', '.join(CAM_SCORES)}")
-    sampler = EpisodicSampler(data.labels, way, shot, query, episodes=episodes, seed=seed, groups=data.groups)
+    sampler = EpisodicSampler(data.labels, way, shot, query, episodes=episodes, seed=seed, groups=data.groups,
+                              patient_disjoint=patient_disjoint, class_names=data.class_names)
     was_training = model.training
     model.eval()
     total = episodes + len(cam_scores) * min(cam_episodes, episodes)
@@ -74,9 +87,12 @@ def evaluate_episodic(model: ProtoNet, data: FewShotData, way: int = 3, shot: in
     return {
         "accuracy": mean_ci(accs),
         "alignment": by_score[cam_scores[0]] if cam_scores else {},
+        "alignment_target": cam_scores[0] if cam_scores else None,
         "alignment_by_score": by_score,
         "episodes": episodes,
         "cam_episodes": len(jobs),
+        "patient_disjoint": bool(patient_disjoint),
+        "eval_seed": int(seed),
         "episode_accuracy": accs,
     }
 

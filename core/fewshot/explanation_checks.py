@@ -40,6 +40,7 @@ from core.fewshot.protonet import ProtoNet, class_prototypes
 from core.fewshot.sampler import EpisodicSampler
 from core.fewshot.stats import mean_ci
 from core.progress import ProgressCallback, ProgressEvent
+from core.fewshot_defaults import DEFAULTS as D
 
 __all__ = ["CheckSizes", "QUICK_CHECKS", "FULL_CHECKS", "EpisodeQueries", "episode_queries",
            "explanation_checks", "check_run", "MAP_SIGN", "BASELINE"]
@@ -105,9 +106,13 @@ class EpisodeQueries:
 
 
 def episode_queries(model: ProtoNet, data: FewShotData, way: int, shot: int, query: int, episodes: int,
-                    seed: int) -> EpisodeQueries:
-    """The first ``episodes`` episodes of the stream seeded by ``seed`` (model in its current mode)."""
-    sampler = EpisodicSampler(data.labels, way, shot, query, episodes=episodes, seed=seed, groups=data.groups)
+                    seed: int, patient_disjoint: bool = D.eval_disjoint) -> EpisodeQueries:
+    """The first ``episodes`` episodes of the stream seeded by ``seed`` (model in its current mode).
+
+    Drawn exactly as :func:`core.fewshot.evaluate_episodic` draws them (same
+    seed and ``patient_disjoint`` -> same episodes)."""
+    sampler = EpisodicSampler(data.labels, way, shot, query, episodes=episodes, seed=seed, groups=data.groups,
+                              patient_disjoint=patient_disjoint, class_names=data.class_names)
     emb = embed(model, data.images)
     parts = []
     for i, ep in enumerate(sampler):
@@ -179,8 +184,9 @@ def _faithfulness(model: ProtoNet, data: FewShotData, q: EpisodeQueries, maps: t
 
 
 def explanation_checks(model: ProtoNet, data: FewShotData, *, way: int = 3, shot: int = 5, query: int = 5,
-                       sizes: CheckSizes = FULL_CHECKS, seed: int = 1000, explainers: Sequence[str] = EXPLAINERS,
-                       progress: ProgressCallback | None = None) -> dict:
+                       sizes: CheckSizes = FULL_CHECKS, seed: int = D.eval_seed,
+                       explainers: Sequence[str] = EXPLAINERS, progress: ProgressCallback | None = None,
+                       patient_disjoint: bool = D.eval_disjoint) -> dict:
     """Alignment, randomisation and deletion/insertion for every explainer on test episodes of ``data``.
 
     Args:
@@ -188,9 +194,11 @@ def explanation_checks(model: ProtoNet, data: FewShotData, *, way: int = 3, shot
         data: held-out test images with ROI masks.
         way, shot, query: the episode shape.
         sizes: see :class:`CheckSizes`.
-        seed: the evaluation stream's seed (``evaluate_episodic`` uses ``1000 + training seed``);
-            also seeds the randomisation and the deletion tie-breaks.
+        seed: the evaluation seed (the run's ``eval_seed``, so the episodes are those of its
+            evaluation); also seeds the randomisation and the deletion tie-breaks.
         explainers: names from :data:`core.explain.EXPLAINERS`.
+        patient_disjoint: support and query of every episode from different patients, as in
+            :func:`core.fewshot.evaluate_episodic`.
 
     Returns:
         JSON-ready ``{"sizes", "seed", "score", "map_sign", "baseline", "episodes",
@@ -205,7 +213,7 @@ def explanation_checks(model: ProtoNet, data: FewShotData, *, way: int = 3, shot
     was_training = model.training
     model.eval()
     try:
-        q = episode_queries(model, data, way, shot, query, sizes.episodes, seed)
+        q = episode_queries(model, data, way, shot, query, sizes.episodes, seed, patient_disjoint)
         n_rand = min(sizes.randomisation_images, len(q.rows))
         out = {}
         for k, (name, factory) in enumerate(factories.items()):
@@ -231,14 +239,14 @@ def explanation_checks(model: ProtoNet, data: FewShotData, *, way: int = 3, shot
             "episodes": len(q.supports), "explainers": out}
 
 
-def check_run(config, run_dir: str | Path, sizes: CheckSizes = FULL_CHECKS, eval_seed: int = 1000,
+def check_run(config, run_dir: str | Path, sizes: CheckSizes = FULL_CHECKS,
               progress: ProgressCallback | None = None, workspace=None,
               explainers: Sequence[str] = EXPLAINERS) -> dict:
     """:func:`explanation_checks` for a finished :func:`core.fewshot.run_fewshot` run folder.
 
     Loads ``run_dir/checkpoint.pt`` and rebuilds the run's held-out test split
     from ``config`` (a :class:`core.fewshot.RunConfig`); the episodes are those
-    of the run's own evaluation (seed ``eval_seed + config.train.seed``).
+    of the run's own evaluation (its ``eval_seed`` and ``eval_disjoint``).
     """
     from core.fewshot.checkpoint import load_checkpoint
     from core.fewshot.experiment import load_split
@@ -247,4 +255,5 @@ def check_run(config, run_dir: str | Path, sizes: CheckSizes = FULL_CHECKS, eval
     _, test = load_split(config, workspace)
     t = config.train
     return explanation_checks(model, test, way=t.way, shot=t.shot, query=t.query, sizes=sizes,
-                              seed=eval_seed + t.seed, explainers=explainers, progress=progress)
+                              seed=config.eval_seed, explainers=explainers, progress=progress,
+                              patient_disjoint=config.eval_disjoint)

@@ -32,10 +32,15 @@ def _t(values) -> dict:
     return t_interval(values).to_dict()
 
 
-def _cells(runs: list[dict], checks: list[dict]) -> dict[tuple, list[tuple[int, dict]]]:
-    cells: dict[tuple, list[tuple[int, dict]]] = {}
+def _seed_key(run: dict) -> tuple[int, int]:
+    """The run's (data seed, training seed): guided and unguided runs sharing it are paired."""
+    return int(run["data_seed"]), int(run["train_seed"])
+
+
+def _cells(runs: list[dict], checks: list[dict]) -> dict[tuple, list[tuple[tuple[int, int], dict]]]:
+    cells: dict[tuple, list[tuple[tuple[int, int], dict]]] = {}
     for run, check in zip(runs, checks):
-        cells.setdefault((run["dataset"], run["spurious"], run["arm"]), []).append((run["seed"], check))
+        cells.setdefault((run["dataset"], run["spurious"], run["arm"]), []).append((_seed_key(run), check))
     return cells
 
 
@@ -52,7 +57,7 @@ def summarise_checks(runs: list[dict], checks: list[dict]) -> list[dict]:
         for name in per_seed[0][1]["explainers"]:
             entries = [c["explainers"][name] for _, c in per_seed]
             row = {"dataset": dataset, "spurious": spurious, "arm": arm, "explainer": name,
-                   "seeds": [s for s, _ in per_seed]}
+                   "seeds": [list(s) for s, _ in per_seed]}
             for m in GAIN_METRICS:
                 pooled = [v for e in entries for v in e["alignment_episodes"][m]]
                 row[m] = mean_ci(pooled) if pooled else None
@@ -85,7 +90,7 @@ def alignment_gains(runs: list[dict], checks: list[dict]) -> list[dict]:
             continue
         for name in paired[0][1]["explainers"]:
             row = {"dataset": dataset, "spurious": spurious, "arm": arm, "explainer": name,
-                   "seeds": [s for s, _, _ in paired]}
+                   "seeds": [list(s) for s, _, _ in paired]}
             for m in GAIN_METRICS:
                 diffs = [g["explainers"][name]["alignment"][m]["mean"] - u["explainers"][name]["alignment"][m]["mean"]
                          for _, g, u in paired]

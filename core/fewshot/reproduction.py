@@ -3,28 +3,32 @@
 from __future__ import annotations
 
 import time
-from concurrent.futures import ProcessPoolExecutor, as_completed
 from dataclasses import asdict, dataclass
 from pathlib import Path
-import multiprocessing as mp
 
 import numpy as np
 
 from core.atomic import atomic_path, write_text_atomic
-from core.fewshot.experiment import RunConfig, run_fewshot, write_json
-from core.fewshot.stats import mean_ci
+from core.fewshot.experiment import RunConfig, write_json
+from core.fewshot.runner import pool_cells, run_grid, seed_pairs
 from core.fewshot.train import TrainConfig
-from core.progress import ProgressCallback, ProgressEvent
+from core.progress import ProgressCallback
 
-__all__ = ["ARMS", "Sizes", "reproduce_fewshot", "grid", "aggregate", "markdown_table"]
+__all__ = ["ARMS", "Sizes", "FULL", "QUICK", "reproduce_fewshot", "grid", "make_run", "aggregate",
+           "markdown_table"]
 
-#: arm name -> (guidance, cam score, first order)
-ARMS = {
-    "unguided": ("none", "log_prob", False),
-    "guided (paper target)": ("dice", "distance", False),
-    "guided (log-prob target)": ("dice", "log_prob", False),
-    "guided (log-prob, 1st order)": ("dice", "log_prob", True),
+#: arm name -> TrainConfig overrides (every arm also gets alpha = ALPHA and min-max CAMs).
+ARMS: dict[str, dict] = {
+    "unguided": {"guidance": "none"},
+    "guided (paper target)": {"guidance": "dice", "cam_score": "distance", "first_order": False},
+    "guided (log-prob target)": {"guidance": "dice", "cam_score": "log_prob", "first_order": False},
+    "guided (log-prob, 1st order)": {"guidance": "dice", "cam_score": "log_prob", "first_order": True},
 }
+#: The arm that trains with the recommended defaults (core.fewshot_defaults.DEFAULTS).
+RECOMMENDED_ARM = "guided (log-prob, 1st order)"
+QUICK_ARMS = ("unguided", RECOMMENDED_ARM)
+#: The guided arm shown next to the unguided one in the gallery.
+GALLERY_ARM = RECOMMENDED_ARM
 DATASETS = ("brain-phantom", "cxr-phantom")
 ALPHA = 1.0
 
@@ -41,98 +45,61 @@ class Sizes:
     cam_episodes: int
 
 
-FULL = Sizes(patients=48, slices=4, size=64, hidden=32, embed_dim=64, episodes=150, eval_episodes=300, cam_episodes=40)
+FULL = Sizes(patients=48, slices=4, size=64, hidden=32, embed_dim=64, episodes=150, eval_episodes=600, cam_episodes=40)
 QUICK = Sizes(patients=24, slices=3, size=48, hidden=8, embed_dim=16, episodes=12, eval_episodes=40, cam_episodes=3)
 
 
-def grid(quick: bool, seeds: list[int]) -> list[dict]:
-    """One dict per run: dataset, spurious, arm, seed, config."""
+def make_run(dataset: str, spurious: bool, arm: str, train: dict, data_seed: int, train_seed: int, sizes: Sizes,
+             cue_kind: str = "corner") -> dict:
+    """One run of a grid: cell labels, seeds, its name and its :class:`RunConfig`.
+
+    Every run of one data seed sees the same data and, through the fixed
+    evaluation seed, the same test episodes: arms are compared on paired episodes.
+    """
+    cfg = RunConfig(dataset=dataset, hidden=sizes.hidden, embed_dim=sizes.embed_dim, spurious=spurious,
+                    cue_kind=cue_kind, patients=sizes.patients, slices=sizes.slices, size=sizes.size,
+                    eval_episodes=sizes.eval_episodes, cam_episodes=sizes.cam_episodes, data_seed=data_seed,
+                    train=TrainConfig(**{"episodes": sizes.episodes, "alpha": ALPHA, "cam_norm": "minmax",
+                                         **train, "seed": train_seed}))
+    slug = arm.replace(" ", "_").replace("(", "").replace(")", "").replace(",", "")
+    cue = (f"spurious-{cue_kind}" if cue_kind != "corner" else "spurious") if spurious else "clean"
+    return {"dataset": dataset, "spurious": spurious, "arm": arm, "data_seed": data_seed, "train_seed": train_seed,
+            "name": f"{dataset}-{cue}-{slug}-d{data_seed}-t{train_seed}", "config": cfg}
+
+
+def grid(quick: bool, data_seeds: list[int], train_seeds: list[int]) -> list[dict]:
+    """Every (phantom, cue, arm) cell x the star design of :func:`core.fewshot.runner.seed_pairs`."""
     sizes = QUICK if quick else FULL
-    arms = ["unguided", "guided (log-prob target)"] if quick else list(ARMS)
-    runs = []
-    for dataset in DATASETS:
-        for spurious in (False, True):
-            for arm in arms:
-                if arm == "guided (log-prob, 1st order)" and not spurious:
-                    continue
-                guidance, score, first = ARMS[arm]
-                for seed in seeds:
-                    train = TrainConfig(episodes=sizes.episodes, alpha=ALPHA, guidance=guidance, cam_score=score,
-                                        first_order=first, seed=seed)
-                    cfg = RunConfig(dataset=dataset, hidden=sizes.hidden, embed_dim=sizes.embed_dim, spurious=spurious,
-                                    patients=sizes.patients, slices=sizes.slices, size=sizes.size,
-                                    eval_episodes=sizes.eval_episodes, cam_episodes=sizes.cam_episodes, train=train)
-                    runs.append({"dataset": dataset, "spurious": spurious, "arm": arm, "seed": seed, "config": cfg})
-    return runs
-
-
-def _run_name(run: dict) -> str:
-    arm = run["arm"].replace(" ", "_").replace("(", "").replace(")", "").replace(",", "")
-    return f"{run['dataset']}-{'spurious' if run['spurious'] else 'clean'}-{arm}-seed{run['seed']}"
-
-
-def _worker(run: dict, out_dir: str, checks=None) -> dict:
-    import torch
-
-    # Each worker gets one core; two workers fill the machine without oversubscription.
-    torch.set_num_threads(1)
-    start = time.perf_counter()
-    result = run_fewshot(run["config"], Path(out_dir) / _run_name(run))
-    result["wall_seconds"] = time.perf_counter() - start
-    if checks is not None:  # CheckSizes: explainers the guidance never saw, on the same test episodes
-        from core.fewshot.explanation_checks import check_run
-
-        result["explanation_checks"] = check_run(run["config"], Path(out_dir) / _run_name(run), checks)
-    return result
+    arms = QUICK_ARMS if quick else tuple(ARMS)
+    return [make_run(dataset, spurious, arm, ARMS[arm], d, t, sizes)
+            for dataset in DATASETS for spurious in (False, True) for arm in arms
+            for d, t in seed_pairs(data_seeds, train_seeds)]
 
 
 def aggregate(runs: list[dict], results: list[dict]) -> list[dict]:
-    """Pool the test episodes of all seeds of one (dataset, cue, arm) cell."""
-    cells: dict[tuple, dict] = {}
-    for run, res in zip(runs, results):
-        key = (run["dataset"], run["spurious"], run["arm"])
-        cell = cells.setdefault(key, {"acc": [], "dice": [], "energy": [], "pointing": [], "iou": [],
-                                      "dice_paper_target": [], "seed_acc": [], "sec_per_episode": []})
-        cell["acc"] += res["episode_accuracy"]
-        cell["seed_acc"].append(res["accuracy"]["mean"])
-        cell["sec_per_episode"].append(res["train_seconds"] / res["config"]["train"]["episodes"])
-        by = res["alignment_by_score"]
-        cell["dice"].append(by["log_prob"]["dice"]["mean"])
-        cell["energy"].append(by["log_prob"]["energy"]["mean"])
-        cell["pointing"].append(by["log_prob"]["pointing"]["mean"])
-        cell["iou"].append(by["log_prob"]["iou"]["mean"])
-        cell["dice_paper_target"].append(by["distance"]["dice"]["mean"])
-        cell.setdefault("_dice_episodes", []).append(by["log_prob"]["dice"])
-    rows = []
-    for (dataset, spurious, arm), cell in cells.items():
-        # Alignment CI: pool per-seed episode statistics (same n per seed).
-        stats = cell.pop("_dice_episodes")
-        n = sum(s["n"] for s in stats)
-        mean = float(np.mean([s["mean"] for s in stats]))
-        var = sum((s["n"] - 1) * s["std"] ** 2 + s["n"] * (s["mean"] - mean) ** 2 for s in stats) / max(1, n - 1)
-        rows.append({
-            "dataset": dataset, "spurious": spurious, "arm": arm, "seeds": len(cell["seed_acc"]),
-            "accuracy": mean_ci(cell["acc"]),
-            "accuracy_per_seed": cell["seed_acc"],
-            "cam_dice": {"mean": mean, "ci95": 1.96 * float(np.sqrt(var / n)) if n > 1 else 0.0, "n": n},
-            "cam_dice_paper_target": float(np.mean(cell["dice_paper_target"])),
-            "cam_energy": float(np.mean(cell["energy"])),
-            "cam_pointing": float(np.mean(cell["pointing"])),
-            "cam_iou": float(np.mean(cell["iou"])),
-            "train_seconds_per_episode": float(np.mean(cell["sec_per_episode"])),
-        })
-    return rows
+    """One row per (phantom, cue, arm): pooled test episodes, spread over data and training seeds."""
+    return pool_cells(runs, results)
+
+
+def _pct(spread: dict) -> str:
+    return "/".join(f"{100 * v:.0f}" for v in spread["values"]) + f" (sd {100 * spread['sd']:.1f})"
 
 
 def markdown_table(rows: list[dict]) -> str:
-    head = ("| Phantom | Spurious cue | Training | Accuracy % (95% CI) | CAM-ROI Dice (95% CI) | "
-            "Energy in ROI | Pointing | train s / episode* |\n|---|---|---|---|---|---|---|---|")
+    head = ("| Phantom | Spurious cue | Training | Accuracy % (95% CI) | same-patient episodes % | "
+            "by data seed % | by training seed % | CAM-ROI Dice, log-prob target (95% CI) | Energy in ROI | "
+            "Pointing | train s / episode* |\n|---|---|---|---|---|---|---|---|---|---|---|")
     lines = [head]
     for r in rows:
         acc, dice = r["accuracy"], r["cam_dice"]
+        same = r.get("accuracy_same_patient")
+        same_text = f"{100 * same['mean']:.1f}" if same else "–"
         lines.append(f"| {r['dataset'].replace('-phantom', '')} | {'yes' if r['spurious'] else 'no'} | {r['arm']} | "
-                     f"{100 * acc['mean']:.1f} ± {100 * acc['ci95']:.1f} | {dice['mean']:.3f} ± {dice['ci95']:.3f} | "
-                     f"{r['cam_energy']:.3f} | {r['cam_pointing']:.2f} | {r['train_seconds_per_episode']:.3f} |")
+                     f"{100 * acc['mean']:.1f} ± {100 * acc['ci95']:.1f} | "
+                     f"{same_text} | "
+                     f"{_pct(r['by_data_seed'])} | {_pct(r['by_train_seed'])} | "
+                     f"{dice['mean']:.3f} ± {dice['ci95']:.3f} | {r['cam_energy']:.3f} | "
+                     f"{r['cam_pointing']:.2f} | {r['train_seconds_per_episode']:.3f} |")
     return "\n".join(lines)
 
 
@@ -155,9 +122,12 @@ def _figure(rows: list[dict], path: Path) -> None:
         fig.write_html(str(tmp), include_plotlyjs=True)
 
 
-def gallery(run_dir: Path, out: Path, dataset: str = "brain-phantom", n_images: int = 6, seed: int = 0,
-            quick: bool = False) -> Path:
-    """PNG rows of [image, ROI, unguided CAM, guided CAM] for spurious-cue test images."""
+def gallery(run_dir: Path, out: Path, runs: list[dict], dataset: str = "brain-phantom", n_images: int = 6,
+            seed: int = 0) -> Path:
+    """PNG rows of [image, ROI, unguided CAM, guided CAM] for spurious-cue test images.
+
+    Uses the first seed pair's unguided and :data:`GALLERY_ARM` runs of ``runs``.
+    """
     import cv2
     import torch
 
@@ -166,8 +136,10 @@ def gallery(run_dir: Path, out: Path, dataset: str = "brain-phantom", n_images: 
     from core.fewshot.distances import pairwise_distance
     from core.fewshot.experiment import load_split
 
-    runs = {r["arm"]: r for r in grid(quick, [seed]) if r["dataset"] == dataset and r["spurious"]}
-    arms = ["unguided", "guided (log-prob target)"]
+    arms = ["unguided", GALLERY_ARM]
+    first = (runs[0]["data_seed"], runs[0]["train_seed"])
+    runs = {r["arm"]: r for r in runs if r["dataset"] == dataset and r["spurious"] and r["arm"] in arms
+            and (r["data_seed"], r["train_seed"]) == first}
     _, test = load_split(runs[arms[0]]["config"])
     rng = np.random.default_rng(seed)
     pick = []
@@ -177,7 +149,7 @@ def gallery(run_dir: Path, out: Path, dataset: str = "brain-phantom", n_images: 
     x = test.images[pick]
     cams = []
     for arm in arms:
-        model, payload = load_checkpoint(run_dir / _run_name(runs[arm]) / "checkpoint.pt")
+        model, payload = load_checkpoint(run_dir / runs[arm]["name"] / "checkpoint.pt")
         protos = payload["prototypes"]
         labels = test.labels[pick]
         with GradCAM(model, model.cam_layer) as cam:
@@ -216,53 +188,46 @@ def gallery(run_dir: Path, out: Path, dataset: str = "brain-phantom", n_images: 
     return out
 
 
-def reproduce_fewshot(out: Path, quick: bool = False, seeds: list[int] | None = None, workers: int = 2,
+def reproduce_fewshot(out: Path, quick: bool = False, data_seeds: list[int] | None = None,
+                      train_seeds: list[int] | None = None, workers: int = 2, threads: int = 1,
                       progress: ProgressCallback | None = None, explanation_checks: bool = True) -> dict:
-    """Run the grid (in ``workers`` processes), write the summary files, return the summary.
+    """Run the grid (``workers`` processes of ``threads`` torch threads), write the summary files, return it.
 
+    Checkpoints and per-run metrics stay in ``out/runs/`` (git-ignored) for later analyses.
     ``explanation_checks`` adds, per run, the independent-explainer alignment,
     randomisation and deletion/insertion checks (:mod:`core.fewshot.explanation_checks`).
     """
     from core.fewshot.explanation_checks import FULL_CHECKS, QUICK_CHECKS
 
-    seeds = list(seeds) if seeds else ([0] if quick else [0, 1, 2])
-    runs = grid(quick, seeds)
+    data_seeds = list(data_seeds) if data_seeds else ([0] if quick else [0, 1, 2])
+    train_seeds = list(train_seeds) if train_seeds else ([0] if quick else [0, 1, 2])
+    runs = grid(quick, data_seeds, train_seeds)
     checks = (QUICK_CHECKS if quick else FULL_CHECKS) if explanation_checks else None
     run_dir = out / "runs"
-    results: list[dict | None] = [None] * len(runs)
     start = time.perf_counter()
-    done = 0
-    if workers == 1:
-        for i, run in enumerate(runs):
-            results[i] = _worker(run, str(run_dir), checks)
-            done += 1
-            if progress is not None:
-                progress(ProgressEvent("reproduce", done, len(runs), message=_run_name(run)))
-    else:
-        with ProcessPoolExecutor(max_workers=workers, mp_context=mp.get_context("spawn")) as pool:
-            futures = {pool.submit(_worker, run, str(run_dir), checks): i for i, run in enumerate(runs)}
-            for fut in as_completed(futures):
-                i = futures[fut]
-                results[i] = fut.result()
-                done += 1
-                if progress is not None:
-                    progress(ProgressEvent("reproduce", done, len(runs), message=_run_name(runs[i]),
-                                           metrics={"acc": results[i]["accuracy"]["mean"]}))
-    rows = aggregate(runs, results)  # type: ignore[arg-type]
+    results = run_grid(runs, run_dir, workers, threads, progress, checks)
+    rows = aggregate(runs, results)
     table = markdown_table(rows)
     sizes = QUICK if quick else FULL
+    pairs = seed_pairs(data_seeds, train_seeds)
     summary = {
         "synthetic_data": True,
         "quick": quick,
-        "seeds": seeds,
+        "data_seeds": data_seeds,
+        "train_seeds": train_seeds,
+        "seed_pairs": pairs,
+        "eval_seed": runs[0]["config"].eval_seed,
+        "patient_disjoint_eval": True,
         "alpha": ALPHA,
         "sizes": asdict(sizes),
         "wall_seconds": time.perf_counter() - start,
-        "arms": {k: {"guidance": g, "cam_score": s, "first_order": f} for k, (g, s, f) in ARMS.items()},
+        "arms": {k: {**v, "alpha": ALPHA, "cam_norm": "minmax"} for k, v in ARMS.items()},
         "rows": rows,
-        "runs": [{"name": _run_name(r), "dataset": r["dataset"], "spurious": r["spurious"], "arm": r["arm"],
-                  "seed": r["seed"], "accuracy": res["accuracy"], "alignment_by_score": res["alignment_by_score"],
-                  "train_seconds": res["train_seconds"]} for r, res in zip(runs, results)],
+        "runs": [{"name": r["name"], "dataset": r["dataset"], "spurious": r["spurious"], "arm": r["arm"],
+                  "data_seed": r["data_seed"], "train_seed": r["train_seed"], "accuracy": res["accuracy"],
+                  "accuracy_same_patient": res.get("same_patient", {}).get("accuracy"),
+                  "alignment_by_score": res["alignment_by_score"], "train_seconds": res["train_seconds"],
+                  "checkpoint": f"runs/{r['name']}/checkpoint.pt"} for r, res in zip(runs, results)],
     }
     section = ""
     if checks is not None:
@@ -270,15 +235,20 @@ def reproduce_fewshot(out: Path, quick: bool = False, seeds: list[int] | None = 
 
         section, summary["explanation_checks"] = explanation_section(runs, results, checks)  # type: ignore[arg-type]
     write_json(out / "results.json", summary)
-    note = ("Phantoms are synthetic, NOT clinical data. Accuracy: mean ± 95% CI over all test episodes of all seeds "
-            f"({sizes.eval_episodes} per seed, held-out patients only). CAM-ROI Dice: Grad-CAM with the log-probability "
-            f"target, {sizes.cam_episodes} test episodes per seed. alpha = {ALPHA}, seeds {seeds}. "
+    note = ("Phantoms are synthetic, NOT clinical data. Accuracy: mean ± 95% CI over all test episodes of all runs "
+            f"({sizes.eval_episodes} per run, held-out patients only, support and query of every episode from "
+            "different patients); 'same-patient episodes': the same models evaluated on episodes that may draw "
+            "support and query from one patient (the protocol before issue 13). "
+            f"Runs: (data seed, training seed) pairs {pairs}; 'by data seed' lists the accuracy of each data seed "
+            f"with training seed {train_seeds[0]}, 'by training seed' each training seed with data seed "
+            f"{data_seeds[0]}. CAM-ROI Dice: Grad-CAM with the log-probability target, {sizes.cam_episodes} test "
+            f"episodes per run. alpha = {ALPHA}, min-max CAMs. "
             "*Wall time per training episode on a shared machine (one core per run): indicative only; "
             "see benchmarks/bench_fewshot.py for the controlled guided/unguided cost ratio.")
     md = f"# Few-shot reproduction ({'quick' if quick else 'full'})\n\n{note}\n\n{table}\n"
     md += f"\n{section}\n" if section else ""
     write_text_atomic(out / "results.md", md)
     _figure(rows, out / "figure.html")
-    gallery(run_dir, out / "gallery.png", seed=seeds[0], quick=quick)
+    gallery(run_dir, out / "gallery.png", runs, seed=data_seeds[0])
     summary["markdown"] = md
     return summary

@@ -9,9 +9,11 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from core.fewshot_defaults import DEFAULTS as D
 from core.workspace import Workspace
 
-__all__ = ["TRAIN_DATASETS", "train_argv", "train_out_dir", "fewshot_argv", "fewshot_out_dir", "robustness_dir",
+__all__ = ["TRAIN_DATASETS", "train_argv", "train_out_dir", "fewshot_argv", "fewshot_out_dir", "fewshot_check",
+           "robustness_dir",
            "ROBUSTNESS_RUNS", "robustness_argv", "reproduce_argv"]
 
 TRAIN_DATASETS: tuple[str, ...] = ("digits",)
@@ -35,21 +37,22 @@ def fewshot_out_dir(workspace: Workspace, run: str, guidance: str) -> Path:
     return workspace.reports / "fewshot" / run / guidance
 
 
-def fewshot_argv(workspace: Workspace, *, data: str = "brain-phantom", guidance: str = "dice", run: str = "demo",
-                 way: int = 3, shot: int = 5, query: int = 5, alpha: float = 0.1, backbone: str = "conv4",
-                 episodes: int = 150, eval_episodes: int = 200, cam_episodes: int = 30,
-                 data_root: str | None = None, weights: str | None = None, seed: int = 0,
-                 cam_score: str = "log_prob", roi_source: str | None = None) -> list[str]:
+def fewshot_argv(workspace: Workspace, *, data: str = "brain-phantom", guidance: str = D.guidance, run: str = "demo",
+                 way: int = D.way, shot: int = D.shot, query: int = D.query, alpha: float = D.alpha,
+                 backbone: str = D.backbone, episodes: int = D.episodes, eval_episodes: int = D.eval_episodes,
+                 cam_episodes: int = D.cam_episodes, data_root: str | None = None, weights: str | None = None,
+                 data_seed: int = D.data_seed, train_seed: int = D.train_seed, eval_seed: int = D.eval_seed,
+                 cam_score: str = D.cam_score, roi_source: str | None = None) -> list[str]:
     """``python -m core fewshot ...`` for one guided (``dice``/``rrr``) or unguided (``none``) run.
 
-    ``cam_score`` defaults to ``log_prob`` here although the CLI defaults to the
-    paper's ``distance``: on our phantoms guidance through the paper's target
-    lowered accuracy and CAM-ROI Dice (docs/science/fewshot.md), and the
-    studio should offer what measurably works.
+    Defaults are :data:`core.fewshot_defaults.DEFAULTS`, the same as the CLI's
+    and the Python API's; options the studio does not show (Grad-CAM order and
+    normalisation, the patient-disjoint rules) are left to the CLI's preset.
     """
     argv = ["fewshot", "--dataset", data, "--guidance", guidance, "--way", str(way), "--shot", str(shot),
             "--query", str(query), "--alpha", str(alpha), "--backbone", backbone, "--episodes", str(episodes),
-            "--eval-episodes", str(eval_episodes), "--cam-episodes", str(cam_episodes), "--seed", str(seed),
+            "--eval-episodes", str(eval_episodes), "--cam-episodes", str(cam_episodes),
+            "--data-seed", str(data_seed), "--train-seed", str(train_seed), "--eval-seed", str(eval_seed),
             "--cam-score", cam_score, "--out", str(fewshot_out_dir(workspace, run, guidance))]
     if data_root:
         argv += ["--data-root", str(data_root)]
@@ -58,6 +61,20 @@ def fewshot_argv(workspace: Workspace, *, data: str = "brain-phantom", guidance:
     if roi_source:
         argv += ["--roi-source", str(roi_source)]
     return argv
+
+
+def fewshot_check(workspace: Workspace, argv: list[str]) -> None:
+    """Raise the ConfigError / LoadError a ``fewshot`` job built from ``argv`` would stop on at start-up.
+
+    Loads the data and checks that it can fill the run's episodes (patient-
+    disjoint where the run asks for it), so the page can say so before it
+    launches anything.  ``argv`` comes from :func:`fewshot_argv`.
+    """
+    from core.cli import build_parser
+    from core.cli.fewshot import run_config
+    from core.fewshot import prepare_run
+
+    prepare_run(run_config(build_parser().parse_args(argv)), workspace)
 
 
 def robustness_dir(workspace: Workspace, model_name: str) -> Path:

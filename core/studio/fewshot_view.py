@@ -36,8 +36,22 @@ class FewShotRun:
 
     @property
     def dice(self) -> tuple[float, float] | None:
+        """(mean, 95% CI) CAM-ROI soft Dice with the Grad-CAM target :attr:`alignment_target`."""
         dice = self.metrics.get("alignment", {}).get("dice")
         return None if not dice else (float(dice["mean"]), float(dice["ci95"]))
+
+    @property
+    def alignment_target(self) -> str:
+        """The Grad-CAM target of :attr:`dice` (older runs: the training target, which came first)."""
+        return self.metrics.get("alignment_target") or self.metrics["config"]["train"].get("cam_score", "distance")
+
+    @property
+    def seeds(self) -> dict[str, int]:
+        """``{"data", "train", "eval"}`` seeds (older runs drew their data with the training seed)."""
+        if "seeds" in self.metrics:
+            return dict(self.metrics["seeds"])
+        train = self.metrics["config"]["train"]["seed"]
+        return {"data": train, "train": train, "eval": 1000 + train}
 
 
 def list_runs(workspace: Workspace) -> list[FewShotRun]:
@@ -81,6 +95,8 @@ def _run_config(metrics: dict):
 
     cfg = dict(metrics["config"])
     train = FewShotTrainConfig(**cfg.pop("train"))
+    # Runs from before separate seeds drew their data with the training seed.
+    cfg.setdefault("data_seed", train.seed)
     return RunConfig(**cfg, train=train)
 
 

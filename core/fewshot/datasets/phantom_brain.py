@@ -9,8 +9,9 @@ grows and shrinks through them).  The kinds differ only inside the lesion:
 * ``homogeneous`` - uniformly bright lesion;
 * ``speckled`` - faint lesion with scattered bright foci on T1ce.
 
-An optional spurious cue - a bright square "scanner marker" in a corner - can
-be tied to the class (``cue="class"``) or placed at random (``cue="random"``).
+An optional spurious cue (``cue_kind``: a corner marker, a diffuse intensity
+gradient or a background stripe texture; see :mod:`._cues`) can be tied to the
+class (``cue="class"``) or drawn at random per patient (``cue="random"``).
 """
 
 from __future__ import annotations
@@ -20,12 +21,12 @@ import torch
 
 from core.errors import ConfigError
 from core.fewshot.data import FewShotData
-from core.fewshot.datasets._canvas import ellipse, grid, smooth_noise, stamp_marker
+from core.fewshot.datasets._canvas import ellipse, grid, smooth_noise
+from core.fewshot.datasets._cues import apply_cue, check_cue, cue_level
 
 __all__ = ["BRAIN_CLASSES", "brain_phantom"]
 
 BRAIN_CLASSES = ["ring-enhancing", "homogeneous", "speckled"]
-CUES = ("none", "class", "random")
 
 # Tissue intensities per channel (T1ce, FLAIR, T2): skull, brain, ventricles (CSF).
 _SKULL = np.array([0.80, 0.30, 0.25])
@@ -75,7 +76,7 @@ def _slice(rng: np.random.Generator, y, x, size: int, kind: int, patient: dict, 
 
 
 def brain_phantom(n_patients: int = 48, images_per_patient: int = 4, size: int = 64, seed: int = 0,
-                  cue: str = "none", patient_prefix: str = "brain") -> FewShotData:
+                  cue: str = "none", patient_prefix: str = "brain", cue_kind: str = "corner") -> FewShotData:
     """Generate brain phantom slices.
 
     Args:
@@ -83,21 +84,23 @@ def brain_phantom(n_patients: int = 48, images_per_patient: int = 4, size: int =
         images_per_patient: adjacent slices per patient.
         size: image side in pixels (>= 32).
         seed: generator seed; the same arguments always give the same data.
-        cue: spurious corner marker - ``"none"``, ``"class"`` (corner = class) or ``"random"``.
+        cue: spurious cue - ``"none"``, ``"class"`` (its level = the class) or
+            ``"random"`` (a random level per patient).
         patient_prefix: prefix of the patient ids (keeps ids of separately
             generated sets distinct).
+        cue_kind: ``"corner"`` (marker), ``"gradient"`` (diffuse) or
+            ``"stripes"`` (textural); the images without the cue are the same
+            for every kind and tie.
 
     Returns:
         :class:`FewShotData` with (N, 3, size, size) images, N = n_patients * images_per_patient.
     """
-    if cue not in CUES:
-        raise ConfigError(f"unknown cue {cue!r}; choose one of {', '.join(CUES)}")
+    check_cue(cue, cue_kind)
     if size < 32 or n_patients < 1 or images_per_patient < 1:
         raise ConfigError("the brain phantom needs size >= 32, at least one patient and one slice")
     rng = np.random.default_rng(seed)
     y, x = grid(size)
     images, masks, labels, groups = [], [], [], []
-    marker = max(3, size // 12)
     for p in range(n_patients):
         kind = p % 3
         angle = rng.uniform(-0.25, 0.25)
@@ -111,16 +114,17 @@ def brain_phantom(n_patients: int = 48, images_per_patient: int = 4, size: int =
             "aspect": rng.uniform(0.8, 1.2),
             "contrast": rng.uniform(0.7, 1.1),
         }
-        corner = kind if cue == "class" else int(rng.integers(0, 3))
+        level = cue_level(rng, cue, kind)
         for s in range(images_per_patient):
             t = (s + 0.5) / images_per_patient
             img, lesion = _slice(rng, y, x, size, kind, patient, t)
             if cue != "none":
-                stamp_marker(img, corner, marker)
+                img = apply_cue(img, cue_kind, level, lesion)
             images.append(img.astype(np.float32))
             masks.append(lesion)
             labels.append(kind)
             groups.append(f"{patient_prefix}-{p:04d}")
     return FewShotData(torch.from_numpy(np.stack(images)), torch.tensor(labels),
                        torch.from_numpy(np.stack(masks)), groups, list(BRAIN_CLASSES),
-                       {"dataset": "brain-phantom", "cue": cue, "seed": seed, "synthetic": True})
+                       {"dataset": "brain-phantom", "cue": cue, "cue_kind": cue_kind, "seed": seed,
+                        "synthetic": True})

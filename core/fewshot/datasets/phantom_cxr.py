@@ -9,7 +9,8 @@ mediastinum/heart shadow and arching ribs.  Findings inside one lung:
 * ``Lung Opacity`` - a smooth hazy density in a region.
 
 Each synthetic patient has several studies (follow-ups) of the same finding.
-The optional spurious corner marker works as in the brain phantom.
+The optional spurious cue (corner marker, diffuse gradient or background
+stripes) works as in the brain phantom.
 """
 
 from __future__ import annotations
@@ -19,12 +20,12 @@ import torch
 
 from core.errors import ConfigError
 from core.fewshot.data import FewShotData
-from core.fewshot.datasets._canvas import ellipse, grid, smooth_noise, stamp_marker
+from core.fewshot.datasets._canvas import ellipse, grid, smooth_noise
+from core.fewshot.datasets._cues import apply_cue, check_cue, cue_level
 
 __all__ = ["CXR_CLASSES", "cxr_phantom"]
 
 CXR_CLASSES = ["Nodule/Mass", "Pulmonary fibrosis", "Lung Opacity"]
-CUES = ("none", "class", "random")
 _LUNGS = ((-0.05, -0.42, 0.58, 0.30), (-0.05, 0.42, 0.58, 0.30))  # cy, cx, ry, rx
 
 
@@ -48,16 +49,14 @@ def _anatomy(y, x, size: int, rng: np.random.Generator, texture: np.ndarray) -> 
 
 
 def cxr_phantom(n_patients: int = 48, images_per_patient: int = 4, size: int = 64, seed: int = 0,
-                cue: str = "none", patient_prefix: str = "cxr") -> FewShotData:
+                cue: str = "none", patient_prefix: str = "cxr", cue_kind: str = "corner") -> FewShotData:
     """Generate chest-X-ray phantoms; arguments as :func:`brain_phantom` (1 channel)."""
-    if cue not in CUES:
-        raise ConfigError(f"unknown cue {cue!r}; choose one of {', '.join(CUES)}")
+    check_cue(cue, cue_kind)
     if size < 32 or n_patients < 1 or images_per_patient < 1:
         raise ConfigError("the CXR phantom needs size >= 32, at least one patient and one study")
     rng = np.random.default_rng(seed)
     y, x = grid(size)
     images, masks, labels, groups = [], [], [], []
-    marker = max(3, size // 12)
     px = 2.0 / size
     for p in range(n_patients):
         kind = p % 3
@@ -69,7 +68,7 @@ def cxr_phantom(n_patients: int = 48, images_per_patient: int = 4, size: int = 6
         base_r = rng.uniform(3.0, 5.0) * px if kind == 0 else rng.uniform(8.0, 12.0) * px
         freq = rng.uniform(0.9, 1.3) * size / 6
         texture = smooth_noise(rng, size, sigma=size / 20)
-        corner = kind if cue == "class" else int(rng.integers(0, 3))
+        level = cue_level(rng, cue, kind)
         for s in range(images_per_patient):
             img, lungs = _anatomy(y, x, size, rng, texture)
             lung = lungs[lung_i]
@@ -89,11 +88,12 @@ def cxr_phantom(n_patients: int = 48, images_per_patient: int = 4, size: int = 6
             img += rng.normal(0.0, 0.03, img.shape)
             img = np.clip(img, 0.0, 1.0)[None]
             if cue != "none":
-                stamp_marker(img, corner, marker)
+                img = apply_cue(img, cue_kind, level, region)
             images.append(img.astype(np.float32))
             masks.append(region)
             labels.append(kind)
             groups.append(f"{patient_prefix}-{p:04d}")
     return FewShotData(torch.from_numpy(np.stack(images)), torch.tensor(labels),
                        torch.from_numpy(np.stack(masks)), groups, list(CXR_CLASSES),
-                       {"dataset": "cxr-phantom", "cue": cue, "seed": seed, "synthetic": True})
+                       {"dataset": "cxr-phantom", "cue": cue, "cue_kind": cue_kind, "seed": seed,
+                        "synthetic": True})
