@@ -97,7 +97,7 @@ def test_explain_command(tmp_path, workspace, capsys):
             "--explainers", "gradcam", "occlusion", "--out", str(tmp_path / "checks.json")]
     assert main(argv) == 0
     report = json.loads((tmp_path / "checks.json").read_text())
-    assert set(report["explainers"]) == {"gradcam", "occlusion"} and report["seed"] == 1001
+    assert set(report["explainers"]) == {"gradcam", "occlusion"} and report["seed"] == config.eval_seed
     assert "occlusion" in capsys.readouterr().out
     assert main(["--workspace", str(workspace.root), "explain", "--run", str(tmp_path / "missing")]) == 2
     (run_dir / "metrics.json").write_text("{not json")
