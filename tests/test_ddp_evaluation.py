@@ -43,7 +43,8 @@ def _without(report: dict, *keys: str) -> dict:
 
 @pytest.mark.slow
 def test_attack_sharded_over_two_ranks_equals_one_process(checkpoint, tmp_path):
-    common = ["attack", "--checkpoint", str(checkpoint), "--version", "fast", "--steps", "5", "--queries", "60",
+    common = ["attack", "--checkpoint", str(checkpoint), "--version", "fast", "--ensemble-steps", "5",
+              "--ensemble-queries", "60",
               "--eps", "0,4/255,16/255", "--n-images", "40", "--batch-size", "8", "--seeds", "0,1"]
     single = run_cli("--workspace", str(tmp_path / "ws"), *common, "--out", str(tmp_path / "one.json"))
     assert single.returncode == 0, single.stderr[-2000:]

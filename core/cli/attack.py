@@ -31,14 +31,16 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="comma-separated radii in pixel units; fractions allowed (default: %(default)s)")
     parser.add_argument("--norm", default="inf", choices=("inf", "2"), help="ball of every attack (FGSM, Square: inf)")
     parser.add_argument("--steps", type=int, default=None,
-                        help="steps of the --attack (default: its own, PGD 10, APGD/FAB-T 100); with --attack "
-                             "autoattack, the ensemble's steps instead of the version's")
+                        help="steps of the --attack (default: its own, PGD 10, APGD/FAB-T 100)")
     parser.add_argument("--alpha", default=None,
                         help="PGD step size in pixel units (default 2.5*eps/steps for every eps)")
     parser.add_argument("--restarts", type=int, default=1, help="random restarts of --attack pgd/apgd-*/fab-t")
     parser.add_argument("--no-random-start", action="store_true", help="start PGD at the clean image")
-    parser.add_argument("--queries", type=int, default=None,
-                        help="query budget of --attack square (default 5000), or of the ensemble's Square")
+    parser.add_argument("--queries", type=int, default=None, help="query budget of --attack square (default 5000)")
+    parser.add_argument("--ensemble-steps", type=int, default=None,
+                        help="override the ensemble's gradient steps (smaller = weaker; for previews and tests)")
+    parser.add_argument("--ensemble-queries", type=int, default=None,
+                        help="override the ensemble's Square queries (smaller = weaker; for previews and tests)")
     parser.add_argument("--seeds", default="0", help="comma-separated attack seeds, e.g. 0,1,2 (CIs over them)")
     parser.add_argument("--batch-size", type=int, default=128)
     parser.add_argument("--surrogate", default=None,
@@ -63,9 +65,10 @@ def _check_options(args: argparse.Namespace) -> tuple[list[float], list[int], fl
     alpha = None if args.alpha is None else parse_number(args.alpha, "--alpha")
     if alpha is not None and alpha <= 0:
         raise ConfigError("--alpha must be > 0")
-    if (args.steps is not None and args.steps < 1) or args.restarts < 1 or args.batch_size < 1 \
-            or (args.queries is not None and args.queries < 1):
-        raise ConfigError("--steps, --restarts, --queries and --batch-size must be >= 1")
+    counts = (args.steps, args.queries, args.ensemble_steps, args.ensemble_queries, args.restarts, args.batch_size)
+    if any(v is not None and v < 1 for v in counts):
+        raise ConfigError("--steps, --queries, --ensemble-steps, --ensemble-queries, --restarts and --batch-size "
+                          "must be >= 1")
     if args.attack in ("fgsm", "square") and args.norm != "inf":
         raise ConfigError(f"{args.attack.upper()} is an L-inf attack; use --attack apgd-ce or pgd with --norm 2 for L2")
     return eps, seeds, alpha
@@ -100,7 +103,7 @@ def run(args: argparse.Namespace) -> int:
         with collect_warnings(found, echo=dist.is_main):
             evaluation = evaluate_worst_case(
                 model, images, labels, eps, version=args.version, norm=args.norm, seeds=seeds, extra=extra,
-                steps=args.steps if extra is None else None, n_queries=args.queries if extra is None else None,
+                steps=args.ensemble_steps, n_queries=args.ensemble_queries,
                 surrogate=surrogate, surrogate_name=args.surrogate, checks=not args.no_checks,
                 batch_size=args.batch_size, keep_eps=[eps.index(max(eps))] if args.drift else (), dist=dist,
                 progress=progress)
