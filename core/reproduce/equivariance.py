@@ -82,7 +82,7 @@ class Settings:
     worst_steps: int | None = None
     worst_queries: int | None = None
     standard_check_seeds: tuple[int, ...] = (0,)
-    standard_check_eps: tuple[float, ...] = (4 / 255, 8 / 255)
+    standard_check_eps: tuple[float, ...] = (8 / 255,)
     large_eps: float = 64 / 255
     transfer_check: bool = True
     # Minimal L2 perturbations (bisection with the fast ensemble) on the CLEVER images.
