@@ -17,7 +17,7 @@ import time
 import torch
 import torch.nn.functional as F
 
-__all__ = ["main"]
+__all__ = ["main", "torchattacks_autoattack"]
 
 
 def _trained_cnn(epochs: int):
@@ -39,7 +39,8 @@ def _trained_cnn(epochs: int):
     return model.eval()
 
 
-def _theirs(model, eps: float, steps: int, queries: int):
+def torchattacks_autoattack(model, eps: float, steps: int = 100, queries: int = 5000):
+    """torchattacks' standard ``AutoAttack`` (seed 0) with AutoAttack's own budget (its members default to 10 steps)."""
     import torchattacks
 
     aa = torchattacks.AutoAttack(model, norm="Linf", eps=eps, version="standard", n_classes=10, seed=0)
@@ -64,7 +65,7 @@ def main(quick: bool = False, threads: int = 1) -> dict:
     for eps in ((8 / 255,) if quick else (4 / 255, 8 / 255)):
         ours = AutoAttack(model, eps, version="standard", steps=steps if quick else None,
                           n_queries=queries if quick else None)
-        theirs = _theirs(model, eps, steps, queries)
+        theirs = torchattacks_autoattack(model, eps, steps, queries)
         t_ours = t_theirs = float("inf")
         # Interleaved, best of ``repeats``: load changes on the shared machine hit both alike.
         for _ in range(repeats):

@@ -14,6 +14,7 @@ import torch
 import torchattacks
 from torch import nn
 
+from benchmarks.bench_autoattack import torchattacks_autoattack
 from conftest import digits_8x8, fit_on_digits
 
 from core.attacks import APGD, APGDT, FABT, AutoAttack, Square
@@ -55,17 +56,6 @@ def _accuracy(model, images, labels) -> float:
         return float((model(images).argmax(1) == labels).float().mean())
 
 
-def _torchattacks_autoattack(model, eps, steps, queries):
-    """torchattacks' AutoAttack with AutoAttack's own budget (its members default to 10 steps)."""
-    aa = torchattacks.AutoAttack(model, norm="Linf", eps=eps, version="standard", n_classes=10, seed=0)
-    for member in aa._autoattack.attacks:
-        if hasattr(member, "steps"):
-            member.steps = steps
-        if hasattr(member, "n_queries"):
-            member.n_queries = queries
-    return aa
-
-
 S = 30  # gradient steps on both sides (AutoAttack uses 100; the comparison only needs equal budgets)
 
 # (name, ours(model, eps), theirs(model, eps), eps values, models): budgets and seeds set on both sides.
@@ -86,7 +76,7 @@ CASES = [
     ("square-linf", lambda m, e: Square(m, e, n_queries=500),
      lambda m, e: torchattacks.Square(m, eps=e, n_queries=500, seed=0), (0.1,), ("conv", "mlp")),
     ("autoattack-standard", lambda m, e: AutoAttack(m, e, steps=S, n_queries=500),
-     lambda m, e: _torchattacks_autoattack(m, e, S, 500), (0.1,), ("conv",)),
+     lambda m, e: torchattacks_autoattack(m, e, S, 500), (0.1,), ("conv",)),
 ]
 RUNS = [(name, ours, theirs, eps, kind) for name, ours, theirs, eps, kinds in CASES for kind in kinds]
 
