@@ -69,3 +69,26 @@ def test_clever_sharded_over_two_ranks_equals_one_process(checkpoint, tmp_path):
     one, two = (json.loads((tmp_path / f"{n}.json").read_text()) for n in ("one", "two"))
     assert _without(one, "world_size") == _without(two, "world_size")
     assert len(one["images"]) == 3 and one["clever_vs_minimal"]["n_images"] == 3
+
+
+def test_bad_attack_input_is_refused_before_anything_is_written(checkpoint, tmp_path):
+    """A 2-class model with targeted DLR, labels beyond its classes, eps in the wrong units: one line, no file."""
+    from core.models import ModelConfig, build_model
+    from core.training import save_checkpoint
+
+    torch.manual_seed(0)
+    two = tmp_path / "two.pt"
+    save_checkpoint(two, build_model(ModelConfig(arch="baseline", in_channels=1, num_classes=2, image_size=32)))
+    cases = [
+        (["--checkpoint", str(two), "--attack", "apgd-t"], "needs at least 4 classes (untargeted DLR needs 3"),
+        (["--checkpoint", str(two)], "labels up to 8 but the checkpoint's model has 2 classes"),
+        (["--checkpoint", str(checkpoint), "--eps", "0,8"], "must lie in [0, 1]"),
+        (["--checkpoint", str(checkpoint), "--norm", "2", "--eps", "40"], "out of range for an L2 attack"),
+    ]
+    for argv, message in cases:
+        res = run_cli("--workspace", str(tmp_path / "ws"), "attack", *argv, "--n-images", "4",
+                      "--out", str(tmp_path / "r.json"))
+        lines = res.stderr.strip().splitlines()
+        assert res.returncode == 2 and len(lines) == 1 and lines[0].startswith("error:"), res.stderr[-500:]
+        assert message in lines[0], lines[0]
+        assert not (tmp_path / "r.json").exists() and not list(tmp_path.glob(".r.json*"))

@@ -20,18 +20,21 @@ def add_data_arguments(parser: argparse.ArgumentParser, n_images: int) -> None:
     parser.add_argument("--n-images", type=int, default=n_images, help="random subset of the split")
 
 
-def checkpoint_and_subset(args: argparse.Namespace, checkpoint: str | None = None):
+def checkpoint_and_subset(args: argparse.Namespace, checkpoint: str | None = None, check_model=None):
     """``(checkpoint, images (N, C, H, W), labels (N,))`` with the shapes and classes checked.
 
     The same seeded subset for every command and model (see
     :func:`core.robustness.reports.evaluation_subset`).  A data set whose images
-    or labels do not fit the model is a one-line :class:`ConfigError`.
+    or labels do not fit the model is a one-line :class:`ConfigError`;
+    ``check_model(config)`` may refuse the model before any data is read.
     """
     from core.errors import ConfigError
     from core.robustness.reports import evaluation_subset
     from core.training import load_checkpoint
 
     ckpt = load_checkpoint(checkpoint or args.checkpoint)
+    if check_model is not None:
+        check_model(ckpt.config)
     split_seed = int(ckpt.split.get("split_seed") or 0)
     images, labels = evaluation_subset(args.dataset, split=args.split, root=args.data_root,
                                        split_seed=split_seed, n_images=args.n_images)

@@ -74,6 +74,14 @@ def _check_options(args: argparse.Namespace) -> tuple[list[float], list[int], fl
     return eps, seeds, alpha
 
 
+def _check_classes(args: argparse.Namespace, config) -> None:
+    """DLR attacks need 3 (untargeted) or 4 (targeted) classes: refuse before any work is done."""
+    from core.attacks import check_dlr_classes
+
+    if args.attack in ("apgd-t", "apgd-dlr"):
+        check_dlr_classes(config.num_classes, targeted=args.attack == "apgd-t", who=f"--attack {args.attack}")
+
+
 def run(args: argparse.Namespace) -> int:
     eps, seeds, alpha = _check_options(args)
     import torch
@@ -83,7 +91,7 @@ def run(args: argparse.Namespace) -> int:
     from core.robustness import evaluate_worst_case, explanation_drift
     from core.robustness.reports import write_json_atomic
 
-    ckpt, images, labels = checkpoint_and_subset(args)
+    ckpt, images, labels = checkpoint_and_subset(args, check_model=lambda config: _check_classes(args, config))
     check_eps_range(torch.tensor(eps), args.norm, images.shape[1:])
     surrogate = None
     if args.surrogate is not None:
