@@ -1,4 +1,4 @@
-"""Accuracy curves: under FGSM/PGD as ε grows, and under rotation or rescaling."""
+"""Accuracy curves: under any attack of core.attacks as ε grows, and under rotation or rescaling."""
 
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ from torch import Tensor, nn
 from core.attacks import make_attack
 from core.attacks.base import frozen_eval
 from core.errors import ConfigError
-from core.progress import ProgressCallback, ProgressEvent
+from core.progress import ProgressCallback
 from core.robustness.stats import MeanCI, mean_ci_over_seeds
 
 __all__ = ["Curve", "predict", "accuracy", "attack_curve", "transform_curve",
