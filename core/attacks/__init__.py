@@ -23,6 +23,7 @@ from core.attacks.inputs import ROI_MODES, as_eps_tensor, check_eps_range, prepa
 from core.attacks.modes import eval_mode, frozen_eval
 from core.attacks.pgd import PGD, PGD_NORMS
 from core.attacks.square import Square, square_p_schedule
+from core.attacks.transfer import Transfer
 from core.attacks.factory import ATTACKS, make_attack, parse_eps_list
 
 __all__ = [
@@ -32,6 +33,6 @@ __all__ = [
     "dlr_loss", "targeted_dlr_loss", "check_dlr_classes", "DLR_MIN_CLASSES",
     "FGSM", "PGD", "PGD_NORMS", "fold_batchnorm",
     "APGD", "APGD_LOSSES", "APGD_NORMS", "APGDT", "DEFAULT_TARGETS", "FABT", "project_linf", "project_l2",
-    "Square", "square_p_schedule", "AutoAttack", "EnsembleResult", "VERSIONS", "CLEAN",
+    "Square", "square_p_schedule", "AutoAttack", "EnsembleResult", "VERSIONS", "CLEAN", "Transfer",
     "ATTACKS", "make_attack", "parse_eps_list",
 ]
