@@ -1,15 +1,18 @@
-"""Attack lab: one image, one or two models, FGSM/PGD side by side with Grad-CAM."""
+"""Attack lab: one image, one or two models, the worst-case ensemble or one attack, with Grad-CAM."""
 
 import streamlit as st
 
 from pages import _ui
+from core.errors import EquiGuardError
 from core.studio import attack_lab, image_sources, uploads
 from core.studio.registry import list_models, load_model
 
 ws = _ui.workspace()
 st.title("Attack lab")
 st.caption("Pixel-space L∞ attacks (ε in /255 units), normalisation inside the model, "
-           "eval mode during the attack. Predictions and Grad-CAM for the clean and the attacked image.")
+           "eval mode during the attack. Predictions and Grad-CAM for the clean and the attacked image. "
+           "The worst case runs an AutoAttack-style ensemble (APGD-CE, APGD-T, Square) and names the attack "
+           "that broke the image; PGD and FGSM are weak attacks, for comparison only.")
 
 models = [m for m in list_models(ws) if m.error is None]
 if not models:
@@ -26,9 +29,11 @@ with st.sidebar:
     second = (st.selectbox("Model B", range(len(models)), index=default_b, format_func=labels.__getitem__,
                            key="al_model_b") if compare else None)
     st.subheader("Attack")
-    method = st.radio("Method", ["fgsm", "pgd"], format_func=str.upper, horizontal=True, key="al_method")
+    method = st.radio("Method", list(attack_lab.METHODS), format_func=attack_lab.METHODS.__getitem__,
+                      key="al_method")
     eps255 = st.slider("ε (/255)", 0.0, 32.0, 8.0, 0.5, key="al_eps")
-    steps = st.slider("PGD steps", 1, 40, 10, key="al_steps", disabled=method != "pgd")
+    steps = st.slider("Steps (APGD, FAB-T, PGD)", 1, 100, 10, key="al_steps",
+                      disabled=method not in attack_lab.STEPPED)
     st.subheader("View")
     rotation = st.slider("Rotation (°)", -180, 180, 0, 5, key="al_rotation")
     scale = st.slider("Scale", 0.5, 1.5, 1.0, 0.05, key="al_scale")
@@ -69,16 +74,27 @@ def _show(entry, column) -> float:
     x = attack_lab.transform_input(x, rotation, scale)
     roi = attack_lab.transform_roi(image.roi, x.shape[-1], rotation, scale) if roi_mode else None
     label = image.label if image.label is not None and image.label < cfg.get("num_classes", 10) else None
-    view = attack_lab.analyse(model, x, attack=method, eps=eps255 / 255, steps=steps, label=label,
-                              roi=roi, roi_mode=roi_mode or "inside",
-                              class_names=cfg.get("extra", {}).get("class_names"))
+    try:
+        view = attack_lab.analyse(model, x, attack=method, eps=eps255 / 255, steps=steps, label=label,
+                                  roi=roi, roi_mode=roi_mode or "inside",
+                                  class_names=cfg.get("extra", {}).get("class_names"))
+    except EquiGuardError as exc:
+        with column:
+            st.subheader(entry.name)
+            _ui.show_error(exc)
+        return 0.0
     with column:
         st.subheader(entry.name)
+        for message in view.warnings:
+            st.warning(message, icon=":material/warning:")
         verdict = ":red[prediction flipped]" if view.flipped else ":green[prediction held]"
+        if view.broken_by:
+            verdict += f" (by {view.broken_by})"
         if label is not None:
             right = view.clean_top[0].index == label
             verdict = (":green[clean correct]" if right else ":orange[clean already wrong]") + " · " + verdict
-        st.caption(f"{entry.arch} · {verdict} · ‖δ‖∞ = {view.linf * 255:.1f}/255 · {view.seconds * 1000:.0f} ms")
+        st.caption(f"{entry.arch} · {view.attack} · {verdict} · ‖δ‖∞ = {view.linf * 255:.1f}/255 · "
+                   f"{view.seconds * 1000:.0f} ms")
         a, b, c = st.columns(3)
         a.image(view.clean, caption="clean", clamp=True, width="stretch")
         b.image(view.perturbation, caption="perturbation (amplified)", clamp=True, width="stretch")

@@ -1,4 +1,5 @@
-"""Robustness report: accuracy under attack, rotation, scale and corruptions; CLEVER scores."""
+"""Robustness report: worst-case accuracy under attack (with gradient-masking checks), rotation, scale,
+corruptions; CLEVER next to the minimal perturbation an attack finds."""
 
 import json
 
@@ -13,7 +14,9 @@ from core.studio.registry import list_models
 ws = _ui.workspace()
 st.title("Robustness report")
 st.caption("All evaluation runs as background jobs (`python -m core attack`, `clever`, `reproduce equivariance`). "
-           "ε is in pixel units (shown ×255). Bands are 95% confidence intervals: over attack random starts for "
+           "The headline is the **worst case**: per image over an AutoAttack-style ensemble and every other attack; "
+           "PGD-10 and FGSM are weak attacks, shown dashed only to compare with the paper. "
+           "ε is in pixel units (shown ×255). Bands are 95% confidence intervals: over attack seeds for "
            "a single model, over training seeds for reproductions.")
 
 models = [m for m in list_models(ws) if m.error is None and m.metrics.get("test_acc") is not None]
@@ -27,10 +30,13 @@ with st.expander("Evaluate models (background jobs)", expanded=not rv.model_repo
     c1, c2 = st.columns(2)
     if c1.button("Start evaluation jobs", type="primary", disabled=not (chosen and runs), key="rb_start"):
         for m in (m for m in models if m.name in chosen):
+            dataset = m.metrics.get("dataset", "digits")
             for run in runs:
-                argv = commands.robustness_argv(ws, m.name, m.path, run, dataset=m.metrics.get("dataset", "digits"))
+                argv = commands.robustness_argv(ws, m.name, m.path, run, dataset=dataset,
+                                                surrogate=commands.surrogate_for(models, m.name, dataset))
                 launch_job(ws, "robustness", argv, title=f"{run} {m.name}")
         st.toast("evaluation jobs started")
+    st.caption("The transfer check uses another baseline of the registry as surrogate when there is one.")
     if c2.button("Run `reproduce equivariance --quick`", key="rb_repro"):
         launch_job(ws, "reproduce", commands.reproduce_argv(ws, quick=True), title="reproduce equivariance (quick)")
         st.toast("reproduction started")
@@ -54,14 +60,21 @@ if not reports:
     st.info("No evaluation reports yet for the registry's models.")
 else:
     exported["models"] = reports
-    cols = st.columns(2)
-    for col, run, title in ((cols[0], "fgsm", "FGSM"), (cols[1], "pgd", "PGD")):
-        series = rv.curve_series_from_reports(reports, run)
-        if series:
-            fig = rv.curve_figure(series, f"{title}: accuracy vs ε", "ε (/255)", x_scale=255)
-            col.plotly_chart(fig, key=f"rb-{run}")
-            figures.append(fig)
-            curves[f"{run} (models)"] = series
+    for model, docs in reports.items():
+        if "attack" in docs:
+            text, color = rv.masking_badge(docs["attack"])
+            st.markdown(f"**{model}** :{color}-badge[{text}]")
+    headline = rv.headline_series(reports)
+    if headline:
+        weak = rv.weak_series(reports)
+        fig = rv.curve_figure(headline, rv.HEADLINE_TITLE, "ε (/255)", x_scale=255, weak=weak)
+        st.plotly_chart(fig, key="rb-worst")
+        figures.append(fig)
+        curves.update({"worst case (models)": headline, "pgd-10, weak (models)": weak,
+                       "fgsm, weak (models)": rv.weak_series(reports, "fgsm")})
+        st.markdown("**Gradient-masking checks** (Carlini et al. 2019): a failed check makes the model "
+                    "*suspicious*: its robust accuracy is then probably overestimated.")
+        st.dataframe(rv.masking_rows(reports), hide_index=True, key="rb-checks")
     cols = st.columns(2)
     for col, kind, title, xlab in ((cols[0], "rotation", "Accuracy vs rotation", "angle (°)"),
                                    (cols[1], "scale", "Accuracy vs scale", "scale factor")):
@@ -82,13 +95,20 @@ else:
         figures.append(fig)
     scores = {m: [img["score"] for img in docs["clever"]["images"]] for m, docs in reports.items() if "clever" in docs}
     if scores:
+        cols = st.columns(2)
         fig = rv.clever_figure(scores, "CLEVER L2 scores per image (higher = more robust)")
-        st.plotly_chart(fig, key="rb-clever")
+        cols[0].plotly_chart(fig, key="rb-clever")
         figures.append(fig)
-    drift = {m: docs["pgd"]["drift"] for m, docs in reports.items() if "drift" in docs.get("pgd", {})}
+        pairs = {m: docs["clever"]["clever_vs_minimal"]["pairs"] for m, docs in reports.items()
+                 if "clever_vs_minimal" in docs.get("clever", {})}
+        if pairs:
+            fig = rv.clever_minimal_figure(pairs)
+            cols[1].plotly_chart(fig, key="rb-clever-minimal")
+            figures.append(fig)
+    drift = {m: docs["attack"]["drift"] for m, docs in reports.items() if "drift" in docs.get("attack", {})}
     if drift:
-        st.markdown("**Grad-CAM drift under PGD at the largest ε** (1 − soft Dice between clean and adversarial "
-                    "maps; the self floor is the value for identical maps)")
+        st.markdown("**Grad-CAM drift under the worst case at the largest ε** (1 − soft Dice between clean and "
+                    "adversarial maps; the self floor is the value for identical maps)")
         st.table([{"model": m, "ε (/255)": f"{d['eps'] * 255:.1f}",
                    "1 − soft Dice": f"{d['dice_distance_mean']:.3f}", "self floor": f"{d['self_distance_mean']:.3f}",
                    "Spearman": "n/a" if d["spearman_mean"] is None else f"{d['spearman_mean']:.3f}"}
@@ -105,16 +125,33 @@ else:
     exported["reproduction"] = summary
     settings = summary.get("settings", {})
     st.caption(f"{settings.get('dataset', '?')}, seeds {settings.get('seeds', '?')} · {summary.get('ci', '')}")
+    has_worst = any("worst" in e for e in summary["models"].values())
+    if not has_worst:
+        st.warning("This reproduction predates the worst-case evaluation: its PGD-10 figures overestimate robustness. "
+                   "Run `reproduce equivariance` again for worst-case numbers.")
     cols = st.columns(2)
-    specs = [("fgsm", "FGSM: accuracy vs ε", "ε (/255)", 255), ("pgd", "PGD: accuracy vs ε", "ε (/255)", 255),
+    specs = [("worst", rv.HEADLINE_TITLE, "ε (/255)", 255), ("fgsm", "FGSM (weak attack): accuracy vs ε", "ε (/255)", 255),
              ("rotation", "Accuracy vs rotation", "angle (°)", 1), ("scale", "Accuracy vs scale", "scale factor", 1)]
+    if not has_worst:
+        specs[0] = ("pgd", "PGD-10 (weak attack): accuracy vs ε", "ε (/255)", 255)
     for i, (kind, title, xlab, xs) in enumerate(specs):
         series = rv.curve_series_from_reproduction(summary, kind)
         if series:
-            fig = rv.curve_figure(series, title, xlab, x_scale=xs)
+            weak = rv.curve_series_from_reproduction(summary, "pgd") if kind == "worst" else None
+            fig = rv.curve_figure(series, title, xlab, x_scale=xs, weak=weak)
             cols[i % 2].plotly_chart(fig, key=f"rb-repro-{kind}")
             figures.append(fig)
             curves[f"{kind} (reproduction)"] = series
+    if has_worst:
+        st.markdown("**Gradient-masking checks per architecture** (over the training seeds)")
+        st.dataframe(rv.reproduction_check_rows(summary), hide_index=True, key="rb-repro-checks")
+        st.markdown("**Paired differences to the baseline** (same seed and split; percentage points, mean ± 95% CI)")
+        st.dataframe(rv.paired_rows(summary), hide_index=True, key="rb-repro-paired")
+        pairs = {a: e["clever_vs_minimal"]["pairs"] for a, e in summary["models"].items() if "clever_vs_minimal" in e}
+        if pairs:
+            fig = rv.clever_minimal_figure(pairs)
+            st.plotly_chart(fig, key="rb-repro-clever-minimal")
+            figures.append(fig)
     archs = [a for a, e in summary["models"].items() if e.get("corruption_table")]
     if archs:
         arch = st.selectbox("Corruption heat map for", archs, key="rb_corr_arch")

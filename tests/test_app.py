@@ -65,6 +65,10 @@ def test_attack_lab_controls_change_the_outputs(studio_env):
     at.slider(key="al_rotation").set_value(90).run()
     at.slider(key="al_scale").set_value(0.7).run()
     assert not at.exception and _caption_with(at, "‖δ‖∞ = 16.0/255")
+    # The worst case (the default) and the single strong attacks run from the page too.
+    for method, label in (("apgd-t", "APGD-T"), ("autoattack", "Worst case (ensemble)")):
+        at.radio(key="al_method").set_value(method).run()
+        assert not at.exception and _caption_with(at, label)
     # An image with a stored ROI offers to restrict the attack to it.
     options = at.selectbox(key="al_image").options
     phantom = next(i for i, o in enumerate(options) if "brain-phantom-00" in o)

@@ -9,7 +9,8 @@ from torch import nn
 
 from conftest import digits_8x8, fit_on_digits
 
-from core.attacks import ATTACKS, FGSM, PGD, Attack, make_attack, parse_eps_list
+from core.attacks import (APGD, APGDT, ATTACKS, FABT, FGSM, PGD, Attack, AutoAttack, ProbabilityOutputWarning,
+                          Square, make_attack, parse_eps_list)
 from core.errors import ConfigError
 
 
@@ -37,6 +38,7 @@ def digits():
 
 
 # Every configuration the invariants must hold for; a new attack joins the list here.
+# L2 configurations take 8x the L-inf radius (an 8x8 image: sqrt(64) = 8).
 CONFIGS = {
     "fgsm": lambda m, eps: FGSM(m, eps),
     "pgd_inf": lambda m, eps: PGD(m, eps, steps=5),
@@ -44,7 +46,26 @@ CONFIGS = {
     "pgd_l2": lambda m, eps: PGD(m, eps * 8, norm="2", steps=5),
     "pgd_restarts": lambda m, eps: PGD(m, eps, steps=3, restarts=3),
     "pgd_targeted": lambda m, eps: PGD(m, eps, steps=5, targeted=True),
+    "apgd-ce_inf": lambda m, eps: APGD(m, eps, steps=10, restarts=2),
+    "apgd-ce_l2": lambda m, eps: APGD(m, eps * 8, norm="2", steps=10),
+    "apgd-ce_targeted": lambda m, eps: APGD(m, eps, steps=10, targeted=True),
+    "apgd-dlr_inf": lambda m, eps: APGD(m, eps, loss="dlr", steps=10),
+    "apgd-t_inf": lambda m, eps: APGDT(m, eps, steps=10, n_targets=3),
+    "apgd-t_l2": lambda m, eps: APGDT(m, eps * 8, norm="2", steps=10, n_targets=2),
+    "fab-t_inf": lambda m, eps: FABT(m, eps, steps=10, n_targets=3, restarts=2),
+    "fab-t_l2": lambda m, eps: FABT(m, eps * 8, norm="2", steps=10, n_targets=2),
+    "square_inf": lambda m, eps: Square(m, eps, n_queries=150),
+    "square_targeted": lambda m, eps: Square(m, eps, n_queries=150, targeted=True),
+    "autoattack_fast": lambda m, eps: AutoAttack(m, eps, version="fast", steps=10, n_queries=150),
+    "autoattack_standard": lambda m, eps: AutoAttack(m, eps, steps=5, n_queries=100),
+    "autoattack_l2": lambda m, eps: AutoAttack(m, eps * 8, version="fast", norm="2", steps=10),
 }
+UNTARGETED = sorted(n for n in CONFIGS if "targeted" not in n)
+
+
+def _labels(name: str, y: torch.Tensor) -> torch.Tensor:
+    """True classes, or for targeted configurations a target other than the true class."""
+    return (y + 1) % 10 if "targeted" in name else y
 
 
 def test_every_registered_attack_is_covered():
@@ -61,14 +82,14 @@ def _norm(delta: torch.Tensor, p: str) -> torch.Tensor:
 def test_perturbation_within_ball_and_pixel_range(name, digits):
     model, x, y = digits
     atk = CONFIGS[name](model, 0.1)
-    adv = atk(x, y)
+    adv = atk(x, _labels(name, y))
     assert adv.shape == x.shape
     assert adv.min() >= 0 and adv.max() <= 1
     assert (_norm(adv - x, atk.norm) <= atk.eps + 1e-5).all()
     assert (adv != x).any()
 
 
-@pytest.mark.parametrize("name", sorted(n for n in CONFIGS if "targeted" not in n))
+@pytest.mark.parametrize("name", UNTARGETED)
 def test_adversarial_accuracy_not_above_clean(name, digits):
     model, x, y = digits
     clean = (model(x).argmax(1) == y).float().mean()
@@ -133,7 +154,7 @@ def test_roi_mask_is_respected_exactly(name, mode, digits):
     roi[2:6, 1:5] = True
     atk = CONFIGS[name](model, 0.2)
     atk.roi_mode = mode
-    delta = atk(x, y, roi=roi) - x
+    delta = atk(x, _labels(name, y), roi=roi) - x
     forbidden = ~roi if mode == "inside" else roi
     assert (delta[:, :, forbidden] == 0).all()
     assert (delta[:, :, ~forbidden] != 0).any()
@@ -156,10 +177,10 @@ def test_batched_eps_equals_loop(name, digits):
     atk = CONFIGS[name](model, 0.1)
     scale = 8.0 if atk.norm == "2" else 1.0
     eps_list = [e * scale for e in eps_list]
-    batched = atk(x, y, eps=eps_list, generator=torch.Generator().manual_seed(3))
+    batched = atk(x, _labels(name, y), eps=eps_list, generator=torch.Generator().manual_seed(3))
     assert batched.shape == (4, *x.shape)
     for i, e in enumerate(eps_list):
-        single = atk(x, y, eps=e, generator=torch.Generator().manual_seed(3))
+        single = atk(x, _labels(name, y), eps=e, generator=torch.Generator().manual_seed(3))
         # Batch size changes BLAS summation order; a few sign flips of near-zero gradients are possible.
         assert (batched[i] - single).abs().gt(1e-5).float().mean() < 0.01
     assert torch.equal(batched[0], x)
@@ -243,3 +264,86 @@ def test_max_batch_does_not_change_results(name, digits):
     a = whole(x, y, eps=[0.05, 0.1], generator=torch.Generator().manual_seed(0))
     b = chunked(x, y, eps=[0.05, 0.1], generator=torch.Generator().manual_seed(0))
     assert (a - b).abs().gt(1e-5).float().mean() < 0.01
+
+
+# ---------------------------------------------------------------- bad input: one clear ConfigError each
+
+
+@pytest.mark.parametrize("name", sorted(CONFIGS))
+def test_labels_beyond_the_models_classes_are_a_config_error(name, digits):
+    model, x, y = digits
+    bad = y[:4].clone()
+    bad[2] = 12
+    with pytest.raises(ConfigError, match=r"classes of the model \(0\.\.9, it has 10 classes\); got 12"):
+        CONFIGS[name](model, 0.1)(x[:4], bad)
+
+
+@pytest.mark.parametrize("name", ["fgsm", "apgd-ce_inf", "square_inf", "autoattack_fast"])
+def test_eps_out_of_range_is_a_config_error(name, digits):
+    model, x, y = digits
+    with pytest.raises(ConfigError, match="out of range"):
+        CONFIGS[name](model, 2.0)(x[:4], y[:4])
+    with pytest.raises(ConfigError, match="out of range"):
+        APGD(model, 8.5, norm="2")(x[:4], y[:4])  # an 8x8 image's L2 diameter is 8
+
+
+def _few_class_model(classes: int) -> nn.Module:
+    torch.manual_seed(0)
+    return nn.Sequential(nn.Flatten(), nn.Linear(64, classes)).eval()
+
+
+def test_dlr_attacks_refuse_models_with_too_few_classes(digits):
+    _, x, _ = digits
+    two, three = _few_class_model(2), _few_class_model(3)
+    y = torch.zeros(4, dtype=torch.long)
+    with pytest.raises(ConfigError, match="targeted DLR loss, which needs at least 4 classes.*has 2"):
+        APGDT(two, 0.1, steps=2)(x[:4], y)
+    with pytest.raises(ConfigError, match="needs at least 4 classes.*has 3"):
+        make_attack("apgd-t", three, 0.1, steps=2)(x[:4], y)
+    with pytest.raises(ConfigError, match="untargeted DLR loss, which needs at least 3 classes.*has 2"):
+        APGD(two, 0.1, loss="dlr", steps=2)(x[:4], y)
+    APGD(three, 0.1, loss="dlr", steps=2)(x[:4], y)  # 3 classes are enough for the untargeted form
+    # The ensemble adapts instead of failing, and says what it left out.
+    result = AutoAttack(three, 0.1, version="fast", steps=2, n_queries=5).evaluate(x[:4], y)
+    assert result.attacks == ("apgd-ce", "apgd-dlr", "square") and "apgd-dlr instead" in result.skipped["apgd-t"]
+    result = AutoAttack(two, 0.1, version="fast", steps=2, n_queries=5).evaluate(x[:4], y)
+    assert result.attacks == ("apgd-ce", "square") and "has 2" in result.skipped["apgd-t"]
+
+
+def test_probability_outputs_warn(digits):
+    model, x, y = digits
+    probabilities = nn.Sequential(model, nn.Softmax(dim=1)).eval()
+    with pytest.warns(ProbabilityOutputWarning, match="look like probabilities"):
+        APGD(probabilities, 0.05, steps=2)(x[:8], y[:8])
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", ProbabilityOutputWarning)
+        APGD(model, 0.05, steps=2)(x[:8], y[:8])  # logits: no warning
+
+
+def test_untargeted_by_design_attacks_refuse_targeted(digits):
+    model, _, _ = digits
+    for name in ("apgd-t", "fab-t", "autoattack"):
+        with pytest.raises(ConfigError, match="untargeted"):
+            make_attack(name, model, 0.1, targeted=True)
+    with pytest.raises(ConfigError, match="APGDT"):
+        APGD(model, 0.1, loss="dlr", targeted=True)
+    with pytest.raises(ConfigError, match="L-inf"):
+        make_attack("square", model, 0.1, norm="2")
+
+
+def test_ensemble_attributes_every_broken_image(digits):
+    model, x, y = digits
+    result = AutoAttack(model, version="fast", steps=10, n_queries=100).evaluate(
+        x[:64], y[:64], eps=[0.0, 0.05, 0.1], generator=torch.Generator().manual_seed(0))
+    clean_wrong = model(x[:64]).argmax(1) != y[:64]
+    assert result.broken_by.shape == (3, 64)
+    assert torch.equal(result.broken_by[0] == 0, clean_wrong) and (result.broken_by[0] <= 0).all()
+    for e, row in enumerate(result.broken_by):
+        pred = model(result.adversarial[e]).argmax(1)
+        assert torch.equal(pred != y[:64], row >= 0)  # broken exactly where the returned image is wrong
+        counts = result.counts()[e]
+        assert sum(counts.values()) == 64 and counts["robust"] == int((row < 0).sum())
+    acc = result.accuracy()
+    assert acc[0] >= acc[1] >= acc[2]

@@ -8,14 +8,21 @@ from typing import Sequence
 
 from torch import nn
 
+from core.attacks.apgd import APGD
+from core.attacks.apgdt import APGDT
+from core.attacks.autoattack import AutoAttack
 from core.attacks.base import Attack
+from core.attacks.fab import FABT
 from core.attacks.fgsm import FGSM
 from core.attacks.pgd import PGD
+from core.attacks.square import Square
 from core.errors import ConfigError
 
 __all__ = ["ATTACKS", "make_attack", "parse_eps_list", "parse_number"]
 
-ATTACKS: dict[str, type[Attack]] = {"fgsm": FGSM, "pgd": PGD}
+#: Every attack the CLI and the pages can build by name.
+ATTACKS: dict[str, type[Attack]] = {"autoattack": AutoAttack, "apgd-ce": APGD, "apgd-dlr": APGD, "apgd-t": APGDT,
+                                    "fab-t": FABT, "square": Square, "pgd": PGD, "fgsm": FGSM}
 
 
 def parse_number(text: str, what: str = "value") -> float:
@@ -30,33 +37,52 @@ def parse_number(text: str, what: str = "value") -> float:
     return value
 
 
-def parse_eps_list(text: str | Sequence[str]) -> list[float]:
-    """Comma-separated ε values in pixel units, e.g. ``"0,2/255,4/255"`` -> ``[0.0, 0.0078, 0.0157]``."""
+def parse_eps_list(text: str | Sequence[str], max_value: float = 1.0) -> list[float]:
+    """Comma-separated ε values in pixel units, e.g. ``"0,2/255,4/255"`` -> ``[0.0, 0.0078, 0.0157]``.
+
+    Values must lie in ``[0, max_value]``: 1 for L∞ (the pixel range); L2 callers pass the image's diameter.
+    """
     parts = text.split(",") if isinstance(text, str) else list(text)
     parts = [p for p in (str(p).strip() for p in parts) if p]
     if not parts:
         raise ConfigError("--eps needs at least one value, e.g. 0,2/255,8/255")
     values = [parse_number(p, "eps") for p in parts]
-    bad = [v for v in values if v < 0 or v > 1]
+    bad = [v for v in values if v < 0 or v > max_value]
     if bad:
-        raise ConfigError(f"eps values must lie in [0, 1] (pixel units), got {bad[0]}")
+        raise ConfigError(f"eps values must lie in [0, {max_value:.4g}] (pixel units, e.g. 8/255), got {bad[0]:.4g}")
     return values
 
 
 def make_attack(name: str, model: nn.Module, eps: float | Sequence[float], *, norm: str = "inf",
-                steps: int = 10, alpha: float | None = None, random_start: bool = True,
-                restarts: int = 1, targeted: bool = False) -> Attack:
-    """An attack from its name (``"fgsm"`` or ``"pgd"``); FGSM ignores the PGD-only options.
+                steps: int | None = None, alpha: float | None = None, random_start: bool = True,
+                restarts: int = 1, targeted: bool = False, version: str = "standard",
+                n_targets: int | None = None, n_queries: int | None = None) -> Attack:
+    """An attack from its name in :data:`ATTACKS`; options an attack does not have are ignored.
 
-    FGSM exists only for L∞; asking for it with ``norm="2"`` is a :class:`ConfigError`.
+    ``steps=None`` means the attack's own default (PGD 10, APGD and FAB-T 100).
+    FGSM and Square exist only for L∞; asking for them with ``norm="2"`` is a
+    :class:`ConfigError`, as is ``targeted`` for the attacks that are untargeted by design.
     """
     key = str(name).lower()
     if key not in ATTACKS:
         raise ConfigError(f"unknown attack {name!r}; choose one of {sorted(ATTACKS)}")
     norm = str(norm).lower().removeprefix("l")
+    if key in ("fgsm", "square") and norm != "inf":
+        raise ConfigError(f"{key.upper()} is an L-inf attack here; use --attack apgd-ce or pgd with --norm 2 for L2")
+    if targeted and key in ("apgd-t", "fab-t", "autoattack", "apgd-dlr"):
+        raise ConfigError(f"{key} is untargeted (APGD-T and FAB-T pick their own target classes)")
     if key == "fgsm":
-        if norm != "inf":
-            raise ConfigError("FGSM is an L-inf attack; use --attack pgd --norm 2 for L2")
         return FGSM(model, eps, targeted=targeted)
-    return PGD(model, eps, norm=norm, steps=steps, alpha=alpha, random_start=random_start,
-               restarts=restarts, targeted=targeted)
+    if key == "pgd":
+        return PGD(model, eps, norm=norm, steps=steps or 10, alpha=alpha, random_start=random_start,
+                   restarts=restarts, targeted=targeted)
+    if key in ("apgd-ce", "apgd-dlr"):
+        return APGD(model, eps, norm=norm, loss=key.removeprefix("apgd-"), steps=steps or 100, restarts=restarts,
+                    targeted=targeted)
+    if key == "apgd-t":
+        return APGDT(model, eps, norm=norm, steps=steps or 100, restarts=restarts, n_targets=n_targets)
+    if key == "fab-t":
+        return FABT(model, eps, norm=norm, steps=steps or 100, restarts=restarts, n_targets=n_targets)
+    if key == "square":
+        return Square(model, eps, n_queries=n_queries or 5000, targeted=targeted)
+    return AutoAttack(model, eps, version=version, norm=norm)

@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-import torch
 from torch import Tensor
 
 from core.attacks.base import Attack
+from core.attacks.batch import FlatBatch
 
 __all__ = ["FGSM"]
 
@@ -13,16 +13,17 @@ __all__ = ["FGSM"]
 class FGSM(Attack):
     """Fast gradient sign method, L∞: ``x + ε · sign(∇_x loss)``, clamped to ``[0, 1]``.
 
-    See :class:`core.attacks.base.Attack` for the call signature, the batched ε
+    A single step: a weak attack, kept to compare with the literature.  See
+    :class:`core.attacks.base.Attack` for the call signature, the batched ε
     axis and ROI masks.
     """
 
     norm = "inf"
+    name = "fgsm"
 
-    def _perturb(self, x: Tensor, y: Tensor, eps: Tensor, mask: Tensor | None,
-                 generator: torch.Generator | None, n_eps: int) -> Tensor:
-        grad, _ = self._gradient(x, y)
+    def _perturb(self, batch: FlatBatch) -> Tensor:
+        grad, _ = self._gradient(batch.x, batch.y)
         step = grad.sign()
-        if mask is not None:
-            step = step * mask
-        return x + eps.view(-1, 1, 1, 1) * step
+        if batch.mask is not None:
+            step = step * batch.mask
+        return batch.x + batch.eps.view(-1, 1, 1, 1) * step

@@ -5,7 +5,8 @@ from __future__ import annotations
 import torch
 from torch import Tensor, nn
 
-from core.attacks.base import Attack, LossFn, _unit_l2_noise, _unit_linf_noise
+from core.attacks.base import Attack, LossFn
+from core.attacks.batch import FlatBatch, unit_ball_noise
 from core.errors import ConfigError
 
 __all__ = ["PGD", "PGD_NORMS"]
@@ -52,36 +53,36 @@ class PGD(Attack):
         self.random_start = bool(random_start)
         self.restarts = int(restarts)
 
-    def _perturb(self, x: Tensor, y: Tensor, eps: Tensor, mask: Tensor | None,
-                 generator: torch.Generator | None, n_eps: int) -> Tensor:
+    def _perturb(self, batch: FlatBatch) -> Tensor:
+        x, y = batch.x, batch.y
         best = x.clone()
         best_objective = torch.full((x.shape[0],), -torch.inf, device=x.device, dtype=x.dtype)
         done = torch.zeros(x.shape[0], dtype=torch.bool, device=x.device)
         for _ in range(self.restarts):
-            adv = self._one_run(x, y, eps, mask, generator, n_eps)
+            # Later restarts attack only the samples no earlier run fooled.  Every run draws
+            # its noise for all source images, so the draws do not depend on that subset.
+            todo = (~done).nonzero().squeeze(1)
+            adv = self._one_run(batch.subset(todo))
             logits = self._logits(adv)
             with torch.no_grad():
-                objective = self._objective(logits, y)
-                success = self._is_successful(logits, y)
+                objective = self._objective(logits, y[todo])
+                success = self._is_successful(logits, y[todo])
             # A sample already fooled keeps its first success; others keep the strongest run.
-            take = ~done & (success | (objective > best_objective))
-            best[take] = adv[take]
-            best_objective = torch.where(take, objective, best_objective)
-            done |= success
+            take = success | (objective > best_objective[todo])
+            best[todo[take]] = adv[take]
+            best_objective[todo[take]] = objective[take]
+            done[todo[success]] = True
             if bool(done.all()):
                 break
         return best
 
-    def _one_run(self, x: Tensor, y: Tensor, eps: Tensor, mask: Tensor | None,
-                 generator: torch.Generator | None, n_eps: int) -> Tensor:
+    def _one_run(self, batch: FlatBatch) -> Tensor:
+        x, y, eps, mask = batch.x, batch.y, batch.eps, batch.mask
         e = eps.view(-1, 1, 1, 1)
         alpha = 2.5 * e / self.steps if self.alpha is None else torch.full_like(e, self.alpha)
         adv = x
         if self.random_start:
-            b = x.shape[0] // n_eps
-            unit = (_unit_linf_noise if self.norm == "inf" else _unit_l2_noise)(
-                torch.Size((b, *x.shape[1:])), x, generator)
-            adv = self._project(x + e * unit.repeat(n_eps, 1, 1, 1), x, eps, mask)
+            adv = self._project(x + e * unit_ball_noise(batch, self.norm, batch.generator), x, eps, mask)
         for _ in range(self.steps):
             grad, _ = self._gradient(adv, y)
             if mask is not None:

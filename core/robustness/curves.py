@@ -1,4 +1,4 @@
-"""Accuracy curves: under FGSM/PGD as ε grows, and under rotation or rescaling."""
+"""Accuracy curves: under any attack of core.attacks as ε grows, and under rotation or rescaling."""
 
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ from torch import Tensor, nn
 from core.attacks import make_attack
 from core.attacks.base import frozen_eval
 from core.errors import ConfigError
-from core.progress import ProgressCallback, ProgressEvent
+from core.progress import ProgressCallback
 from core.robustness.stats import MeanCI, mean_ci_over_seeds
 
 __all__ = ["Curve", "predict", "accuracy", "attack_curve", "transform_curve",
@@ -80,46 +80,47 @@ def accuracy(model: nn.Module, images: Tensor, labels: Tensor, batch_size: int =
 
 
 def attack_curve(model: nn.Module, images: Tensor, labels: Tensor, eps: Sequence[float], *,
-                 attack: str = "fgsm", norm: str = "inf", steps: int = 10, alpha: float | None = None,
+                 attack: str = "fgsm", norm: str = "inf", steps: int | None = None, alpha: float | None = None,
                  random_start: bool = True, restarts: int = 1, seeds: Sequence[int] = (0,),
-                 batch_size: int = 128, progress: ProgressCallback | None = None) -> Curve:
-    """Adversarial accuracy at every ε, ``per_seed (S, E)``.
+                 batch_size: int = 128, version: str = "standard", n_queries: int | None = None,
+                 dist=None, progress: ProgressCallback | None = None) -> Curve:
+    """Robust accuracy at every ε, ``per_seed (S, E)``, for one attack of :data:`core.attacks.ATTACKS`.
 
     All ε values are attacked in one batched call per mini-batch (see
-    :class:`core.attacks.Attack`).  The seeds drive PGD's random start; FGSM
-    and PGD without random start are deterministic, so they run once.
+    :class:`core.attacks.Attack`); every mini-batch is seeded from
+    ``(seed, batch index)`` (:mod:`core.robustness.sharding`).  FGSM and PGD
+    without random start are deterministic, so they run once.  An image counts
+    as robust when it is classified correctly both clean and attacked.
 
     Args:
         images: ``(N, C, H, W)`` in ``[0, 1]``; labels: ``(N,)``.
         eps: ε values in pixel units (0 gives clean accuracy).
+        steps: ``None`` is the attack's own default (PGD 10, APGD 100).
+        dist: a :class:`core.training.DistContext` to split the batches over ``torchrun`` ranks.
     """
+    from core.robustness.outcomes import run_attack
+    from core.robustness.sharding import SINGLE
+
     _check_data(images, labels)
     eps = [float(e) for e in eps]
-    atk = make_attack(attack, model, eps, norm=norm, steps=steps, alpha=alpha,
-                      random_start=random_start, restarts=restarts)
-    stochastic = attack.lower() == "pgd" and random_start
+    key = attack.lower()
+    atk = make_attack(key, model, eps, norm=norm, steps=steps, alpha=alpha, random_start=random_start,
+                      restarts=restarts, version=version, n_queries=n_queries)
+    stochastic = not (key == "fgsm" or (key == "pgd" and not random_start))
     seeds = list(seeds) if stochastic else list(seeds)[:1]
     if not seeds:
         raise ConfigError("need at least one seed")
-    n_batches = -(-images.shape[0] // batch_size)
-    total, step = len(seeds) * n_batches, 0
-    rows = []
-    for seed in seeds:
-        generator = torch.Generator().manual_seed(int(seed))
-        correct = torch.zeros(len(eps))
-        for start in range(0, images.shape[0], batch_size):
-            x, y = images[start:start + batch_size], labels[start:start + batch_size]
-            adv = atk(x, y, generator=generator)                       # (E, b, C, H, W)
-            pred = predict(model, adv.flatten(0, 1), batch_size=4 * batch_size).view(len(eps), -1)
-            correct += (pred == y.cpu()[None]).sum(dim=1).float()
-            step += 1
-            if progress is not None:
-                progress(ProgressEvent(f"{attack.lower()}-curve", step, total))
-        rows.append((correct / images.shape[0]).numpy())
-    return Curve(attack.lower(), eps, np.stack(rows), seeds,
-                 "PGD random starts" if stochastic else "deterministic attack (one run)",
-                 meta={"norm": str(norm).lower().removeprefix("l"), "steps": steps if attack.lower() == "pgd" else 1,
-                       "alpha": alpha, "random_start": bool(stochastic)})
+    meta = {"norm": str(norm).lower().removeprefix("l"), "random_start": bool(stochastic)}
+    if key == "pgd":
+        meta.update(steps=steps or 10, alpha=alpha)
+    elif key == "fgsm":
+        meta.update(steps=1)
+    outcome = run_attack(atk, images, labels, eps, name=key, seeds=seeds, batch_size=batch_size,
+                         dist=dist or SINGLE, progress=progress, meta=meta)
+    ci_over = "attack random starts" if stochastic else "deterministic attack (one run)"
+    if key == "pgd" and stochastic:
+        ci_over = "PGD random starts"
+    return outcome.curve(ci_over)
 
 
 def transform_curve(model: nn.Module, images: Tensor, labels: Tensor, values: Sequence[float],

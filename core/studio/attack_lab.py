@@ -18,8 +18,17 @@ from torch import nn
 from core.errors import ConfigError
 
 __all__ = ["Prediction", "AttackView", "to_model_input", "transform_input", "transform_roi", "overlay",
-           "top_k", "analyse", "warm_up",
-           "amplify_perturbation"]
+           "top_k", "analyse", "warm_up", "amplify_perturbation", "METHODS", "STEPPED", "LAB_QUERIES"]
+
+#: The lab's attacks, the worst case first; labels say which are weak.
+METHODS: dict[str, str] = {
+    "autoattack": "Worst case (ensemble)", "apgd-ce": "APGD-CE", "apgd-t": "APGD-T", "fab-t": "FAB-T",
+    "square": "Square (black-box)", "pgd": "PGD (weak)", "fgsm": "FGSM (weak)",
+}
+#: Attacks whose number of steps the lab's slider sets (the ensemble keeps its own budget).
+STEPPED = ("apgd-ce", "apgd-t", "fab-t", "pgd")
+#: Square's query budget in the lab (alone and in the ensemble), so a slider move stays interactive.
+LAB_QUERIES = 500
 
 
 @dataclass
@@ -50,6 +59,9 @@ class AttackView:
     label: int = 0
     linf: float = 0.0
     seconds: float = 0.0
+    attack: str = ""
+    broken_by: str | None = None
+    warnings: list[str] = field(default_factory=list)
 
     @property
     def flipped(self) -> bool:
@@ -122,14 +134,23 @@ def analyse(model: nn.Module, x: torch.Tensor, *, attack: str = "fgsm", eps: flo
     Args:
         model: maps pixels (B, C, H, W) in [0, 1] to logits (B, K).
         x: (1, C, H, W) image in [0, 1] (see :func:`to_model_input`).
-        attack: ``"fgsm"`` or ``"pgd"`` (L∞); ``eps`` in pixel units.
+        attack: a key of :data:`METHODS` (L∞); ``"autoattack"`` is the fast ensemble with
+            :data:`LAB_QUERIES` Square queries, and the view says which member broke the image.
+            ``eps`` in pixel units.
+        steps: steps of the attacks in :data:`STEPPED`.
         label: the true class; ``None`` attacks the model's own clean prediction.
         roi: optional (H, W) mask; ``roi_mode`` says whether only pixels
             ``"inside"`` or ``"outside"`` it may change.
         cam_layer: layer for Grad-CAM (default ``model.cam_layer`` if present).
-        seed: seeds PGD's random start so a rerun shows the same picture.
+        seed: seeds the attack's random draws so a rerun shows the same picture.
+
+    Raises :class:`ConfigError` when the attack does not apply to the model
+    (e.g. APGD-T on a model with fewer than 4 classes); warnings raised by the
+    attack (probability outputs) are returned in :attr:`AttackView.warnings`.
     """
-    from core.attacks import make_attack
+    import warnings as _warnings
+
+    from core.attacks import AutoAttack, make_attack
     from core.explain import GradCAM, soft_dice
     from core.robustness import spearman_per_image
 
@@ -141,7 +162,13 @@ def analyse(model: nn.Module, x: torch.Tensor, *, attack: str = "fgsm", eps: flo
     with torch.no_grad():
         clean_logits = model(x)[0]
     y = int(clean_logits.argmax()) if label is None else int(label)
-    attacker = make_attack(attack, model, float(eps), steps=int(steps))
+    if attack not in METHODS:
+        raise ConfigError(f"unknown attack {attack!r}; choose one of {', '.join(METHODS)}")
+    if attack == "autoattack":
+        attacker = AutoAttack(model, float(eps), version="fast", n_queries=LAB_QUERIES)
+    else:
+        attacker = make_attack(attack, model, float(eps), steps=int(steps) if attack in STEPPED else None,
+                               n_queries=LAB_QUERIES)
     if roi is not None:
         attacker.roi_mode = roi_mode
         roi_t = torch.as_tensor(np.asarray(roi), dtype=torch.float32)
@@ -151,7 +178,16 @@ def analyse(model: nn.Module, x: torch.Tensor, *, attack: str = "fgsm", eps: flo
     else:
         roi_batch = None
     generator = torch.Generator().manual_seed(seed)
-    x_adv = attacker(x, torch.tensor([y]), roi=roi_batch, generator=generator)
+    broken_by = None
+    with _warnings.catch_warnings(record=True) as caught:
+        _warnings.simplefilter("always")
+        if isinstance(attacker, AutoAttack):
+            result = attacker.evaluate(x, torch.tensor([y]), roi=roi_batch, generator=generator)
+            x_adv, code = result.adversarial, int(result.broken_by[0, 0])
+            broken_by = ("clean (already wrong)" if code == 0 else result.attacks[code - 1]) if code >= 0 else None
+        else:
+            x_adv = attacker(x, torch.tensor([y]), roi=roi_batch, generator=generator)
+    found = list(dict.fromkeys(" ".join(str(w.message).split()) for w in caught if issubclass(w.category, UserWarning)))
     with torch.no_grad():
         adv_logits = model(x_adv)[0]
 
@@ -177,6 +213,7 @@ def analyse(model: nn.Module, x: torch.Tensor, *, attack: str = "fgsm", eps: flo
         cam_clean=None if cam_clean is None else cam_clean.numpy(),
         cam_adversarial=None if cam_adv is None else cam_adv.numpy(),
         drift=drift, label=y, linf=float(delta.abs().max()), seconds=time.perf_counter() - start,
+        attack=METHODS[attack], broken_by=broken_by, warnings=found,
     )
 
 
