@@ -6,6 +6,7 @@ import plotly.graph_objects as go
 import streamlit as st
 
 from pages import _ui
+from core.fewshot import BACKBONES
 from core.jobs import launch_job
 from core.studio import attack_lab, commands
 from core.studio.fewshot_view import cam_gallery, runs_by_name
@@ -35,8 +36,9 @@ with st.form("fewshot"):
     guidance = c1.selectbox("Guidance (guided run)", ["dice", "rrr"],
                             help="dice: soft-Dice on Grad-CAM (the paper); rrr: input-gradient penalty outside the ROI")
     alpha = c2.number_input("α", 0.0, 10.0, 0.1, step=0.01, format="%.3f")
-    backbone = c3.selectbox("Backbone", ["conv4", "resnet18", "densenet121"],
-                            help="resnet18/densenet121 need local weights; nothing is downloaded")
+    backbone = c3.selectbox("Backbone", BACKBONES,
+                            help="resnet18/densenet121 need local weights (nothing is downloaded); parallel_*, "
+                                 "cascaded and equivariant are the symmetry-aware networks of Symmetry models")
     eval_episodes = c4.number_input("Test episodes", 20, 2000, 200, step=20)
     c1, c2 = st.columns([1, 3])
     cam_score = c1.selectbox("Grad-CAM target", ["log_prob", "distance"],

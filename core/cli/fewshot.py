@@ -8,6 +8,9 @@ NAME = "fewshot"
 HELP = "train a prototypical network with/without Grad-CAM guidance and evaluate it episodically on held-out patients"
 
 _DATASETS = ("brain-phantom", "cxr-phantom", "brats", "vindr", "store")
+# Duplicated from core.fewshot.BACKBONES so that --help never imports torch.
+_BACKBONES = ("conv4", "resnet18", "densenet121", "parallel_rot", "parallel_scale", "parallel_rot_scale", "cascaded",
+              "equivariant")
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -32,7 +35,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     e.add_argument("--eval-episodes", type=int, default=300, help="test episodes (accuracy)")
     e.add_argument("--cam-episodes", type=int, default=50, help="test episodes whose queries get Grad-CAM alignment")
     m = parser.add_argument_group("model")
-    m.add_argument("--backbone", choices=("conv4", "resnet18", "densenet121"), default="conv4")
+    m.add_argument("--backbone", choices=_BACKBONES, default="conv4",
+                   help="conv4 (Snell et al.), resnet18/densenet121 (torchvision), or a symmetry-aware network "
+                        "from core.models laid out like conv4 (--hidden is its base width); equivariant gives "
+                        "embeddings invariant to 90-degree rotations")
     m.add_argument("--weights", default=None, help="local state-dict file for resnet18/densenet121 (never downloaded)")
     m.add_argument("--hidden", type=int, default=64, help="conv4 width")
     m.add_argument("--embed-dim", type=int, default=64)

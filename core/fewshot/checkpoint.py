@@ -23,13 +23,19 @@ FORMAT = "equiguard-fewshot/1"
 
 
 def model_config(model: ProtoNet, in_channels: int, hidden: int, backbone: str) -> dict:
-    return {"backbone": backbone, "in_channels": in_channels, "hidden": hidden,
-            "embed_dim": model.head.out_features, "metric": model.metric, "normalize": model.normalize}
+    """The JSON dict :func:`build_model` rebuilds ``model`` from (symmetry backbones add their ``image_size``)."""
+    config = {"backbone": backbone, "in_channels": in_channels, "hidden": hidden,
+              "embed_dim": model.head.out_features, "metric": model.metric, "normalize": model.normalize}
+    image_size = getattr(model.backbone, "image_size", None)
+    if image_size is not None:
+        config["image_size"] = int(image_size)
+    return config
 
 
 def build_model(config: dict, weights_path: str | None = None) -> ProtoNet:
-    """A :class:`ProtoNet` from a :func:`model_config` dict."""
-    backbone = build_backbone(config["backbone"], config["in_channels"], config.get("hidden", 64), weights_path)
+    """A :class:`ProtoNet` from a :func:`model_config` dict (``image_size`` defaults to 64)."""
+    backbone = build_backbone(config["backbone"], config["in_channels"], config.get("hidden", 64), weights_path,
+                              image_size=int(config.get("image_size", 64)))
     return ProtoNet(backbone, config["embed_dim"], config["metric"], config["normalize"])
 
 
