@@ -18,7 +18,7 @@ For each architecture (tiny preset) and input shape (1x32x32 digits-size,
 The same twin idea is applied to the few-shot embedding networks
 (``core.fewshot.SymmetryBackbone``) at 128x128 with 3 channels
 (``fewshot_rows``): each exported ProtoNet over a symmetry backbone against a
-ProtoNet over the features of its classifier's plain twin, batch 32.
+ProtoNet over the features of its classifier's plain twin, batch 8 (as many pixels as the classifiers' batch of 128 at 32x32).
 
 Timings are interleaved (model, twin, model, twin, ...) and the median is
 kept, so load from other processes affects both sides alike.  One intra-op
@@ -30,6 +30,7 @@ several x; one thread gives stable ratios.
 from __future__ import annotations
 
 import argparse
+import json
 import copy
 import statistics
 import time
@@ -107,7 +108,7 @@ def _train_step(model: nn.Module, x: torch.Tensor, y: torch.Tensor):
     return run
 
 
-def fewshot_rows(repeats: int, size: int = 128, channels: int = 3, batch: int = 32) -> list[dict]:
+def fewshot_rows(repeats: int, size: int = 128, channels: int = 3, batch: int = 8) -> list[dict]:
     """Exported few-shot embedding (ProtoNet) inference vs a plain twin with the same channel counts."""
     from core.fewshot import SYMMETRY_BACKBONES, ProtoNet, SymmetryBackbone
     from core.fewshot.symmetry_backbones import backbone_model_config
@@ -177,6 +178,6 @@ if __name__ == "__main__":
     args = parser.parse_args()
     if args.fewshot_only:
         torch.set_num_threads(args.threads)
-        print(fewshot_rows(3 if args.quick else 21))
+        print(json.dumps(fewshot_rows(3 if args.quick else 21), indent=1))
     else:
         main(quick=args.quick, threads=args.threads)

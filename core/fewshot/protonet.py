@@ -70,10 +70,11 @@ class ProtoNet(nn.Module):
         Same embeddings (to float rounding); for inference and input gradients
         (attacks, Grad-CAM), not for training.
         """
+        from core.models import Exportable
+
         clone = copy.deepcopy(self).eval()
-        export = getattr(clone.backbone, "export", None)
-        if callable(export):
-            clone.backbone = export()
+        if isinstance(clone.backbone, Exportable):
+            clone.backbone = clone.backbone.export()
         return clone.eval()
 
     @torch.no_grad()
