@@ -18,7 +18,8 @@ For each architecture (tiny preset) and input shape (1x32x32 digits-size,
 The same twin idea is applied to the few-shot embedding networks
 (``core.fewshot.SymmetryBackbone``) at 128x128 with 3 channels
 (``fewshot_rows``): each exported ProtoNet over a symmetry backbone against a
-ProtoNet over the features of its classifier's plain twin, batch 8 (as many pixels as the classifiers' batch of 128 at 32x32).
+ProtoNet over the features of its classifier's plain twin, batch 8 (as many
+pixels as the classifiers' batch of 128 at 32x32).
 
 Timings are interleaved (model, twin, model, twin, ...) and the median is
 kept, so load from other processes affects both sides alike.  One intra-op

@@ -180,7 +180,8 @@ def test_dice_loss_gradcheck_through_the_equivariant_backbone():
     mask = (torch.rand(3, 16, 16, generator=gen) > 0.6).double()
     protos = torch.randn(3, 3, generator=gen, dtype=torch.float64)
     labels = torch.tensor([0, 1, 2])
-    conv = next(iter(net.backbone.features.block0.module.children()))  # an e2cnn R2Conv: its filter is expanded from ``weights``
+    # The first e2cnn R2Conv: its filter is expanded from ``weights`` at every train-mode forward.
+    conv = next(iter(net.backbone.features.block0.module.children()))
     saved = conv.weights
 
     def loss_of(weights: torch.Tensor, create_graph: bool = True) -> torch.Tensor:

@@ -11,7 +11,8 @@ from pathlib import Path
 
 from core.workspace import Workspace
 
-__all__ = ["TRAIN_DATASETS", "MEDICAL_TRAIN_DATASETS", "train_argv", "train_out_dir", "fewshot_argv", "fewshot_out_dir", "robustness_dir",
+__all__ = ["TRAIN_DATASETS", "MEDICAL_TRAIN_DATASETS", "train_argv", "train_out_dir", "fewshot_argv",
+           "fewshot_out_dir", "robustness_dir",
            "ROBUSTNESS_RUNS", "robustness_argv", "reproduce_argv"]
 
 #: What the Symmetry page trains on: digits, then the medical datasets (split by patient).
