@@ -13,7 +13,7 @@ from core.explain import GradCAM
 from core.fewshot import (ProtoNet, PrototypeClassifier, build_backbone, class_prototypes, load_fewshot_classifier,
                           model_config, save_checkpoint)
 from core.studio.compat import ImageSpec, ModelSpec, check_pair, pairing_problem, prepare_input
-from core.studio.registry import checkpoint_files, list_models, load_model
+from core.studio.registry import checkpoint_files, list_models, load_model, read_entry
 
 CLASSES = ["ring-enhancing", "homogeneous", "speckled"]
 
@@ -111,7 +111,7 @@ def test_load_from_checkpoint_and_clear_errors(tmp_path):
 
 
 # --------------------------------------------------------------------------- registry
-def test_registry_lists_both_kinds_with_class_names(workspace):
+def test_registry_lists_both_kinds_with_class_names(workspace, tmp_path):
     from core.training import save_checkpoint as save_classifier
     from core.models import ModelConfig, build_model
 
@@ -143,6 +143,9 @@ def test_registry_lists_both_kinds_with_class_names(workspace):
     cascaded = entries["cascaded-brain"]
     assert cascaded.kind == "classifier" and cascaded.dataset == "brain-phantom:size=32"
     assert cascaded.spec.describe() == "3-channel 32×32 brain-phantom images"
+    # A checkpoint outside any workspace (a CLI argument) is named after its run folder.
+    elsewhere = read_entry(_save(tmp_path / "runs" / "guided" / "checkpoint.pt", net))
+    assert elsewhere.name == "guided" and elsewhere.kind == "fewshot" and elsewhere.error is None
 
 
 # ------------------------------------------------------------------------ compatibility

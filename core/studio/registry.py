@@ -94,18 +94,26 @@ def checkpoint_files(workspace: Workspace) -> list[Path]:
 
 def list_models(workspace: Workspace) -> list[ModelEntry]:
     """Every readable checkpoint, newest first; unreadable ones carry ``error``."""
-    entries = [read_entry(workspace, path) for path in sorted(checkpoint_files(workspace))]
+    entries = [read_entry(path, workspace) for path in sorted(checkpoint_files(workspace))]
     entries.sort(key=lambda e: e.modified, reverse=True)
     return entries
 
 
-def read_entry(workspace: Workspace, path: Path) -> ModelEntry:
-    """The registry entry of one checkpoint file (``error`` set if it cannot be read)."""
+def read_entry(path: str | Path, workspace: Workspace | None = None) -> ModelEntry:
+    """The registry entry of one checkpoint file of either kind (``error`` set if it cannot be read).
+
+    The name is the path relative to the workspace's ``checkpoints/`` (or
+    ``reports/``) folder; a file elsewhere is named after its run folder.
+    """
     from core.errors import EquiGuardError
 
-    path = Path(path)
-    root = workspace.root if workspace.checkpoints not in path.parents else workspace.checkpoints
-    name = _name(root, path).removeprefix("reports/")
+    path = Path(path).resolve()
+    root = path.parent.parent
+    if workspace is not None and workspace.checkpoints in path.parents:
+        root = workspace.checkpoints
+    elif workspace is not None and workspace.reports in path.parents:
+        root = workspace.reports
+    name = _name(root, path)
     try:
         kind, loaded = _load_cached(path)
     except (EquiGuardError, OSError) as exc:
