@@ -16,6 +16,7 @@ from core.atomic import atomic_path
 from core.errors import LoadError
 from core.fewshot.backbones import build_backbone
 from core.fewshot.protonet import ProtoNet
+from core.fewshot.symmetry_backbones import SymmetryBackbone
 
 __all__ = ["model_config", "build_model", "save_checkpoint", "load_checkpoint", "FORMAT"]
 
@@ -26,9 +27,8 @@ def model_config(model: ProtoNet, in_channels: int, hidden: int, backbone: str) 
     """The JSON dict :func:`build_model` rebuilds ``model`` from (symmetry backbones add their ``image_size``)."""
     config = {"backbone": backbone, "in_channels": in_channels, "hidden": hidden,
               "embed_dim": model.head.out_features, "metric": model.metric, "normalize": model.normalize}
-    image_size = getattr(model.backbone, "image_size", None)
-    if image_size is not None:
-        config["image_size"] = int(image_size)
+    if isinstance(model.backbone, SymmetryBackbone):
+        config["image_size"] = int(model.backbone.image_size)
     return config
 
 
