@@ -15,6 +15,12 @@ For each architecture (tiny preset) and input shape (1x32x32 digits-size,
 - ``train_vs_twin``: one Adam training step (batch 32) of the trainable model
   divided by the twin's.
 
+The same twin idea is applied to the few-shot embedding networks
+(``core.fewshot.SymmetryBackbone``) at 128x128 with 3 channels
+(``fewshot_rows``): each exported ProtoNet over a symmetry backbone against a
+ProtoNet over the features of its classifier's plain twin, batch 8 (as many
+pixels as the classifiers' batch of 128 at 32x32).
+
 Timings are interleaved (model, twin, model, twin, ...) and the median is
 kept, so load from other processes affects both sides alike.  One intra-op
 thread by default (``threads``): on the shared 2-core machine, two OpenMP
@@ -25,6 +31,7 @@ several x; one thread gives stable ratios.
 from __future__ import annotations
 
 import argparse
+import json
 import copy
 import statistics
 import time
@@ -102,6 +109,29 @@ def _train_step(model: nn.Module, x: torch.Tensor, y: torch.Tensor):
     return run
 
 
+def fewshot_rows(repeats: int, size: int = 128, channels: int = 3, batch: int = 8) -> list[dict]:
+    """Exported few-shot embedding (ProtoNet) inference vs a plain twin with the same channel counts."""
+    from core.fewshot import SYMMETRY_BACKBONES, ProtoNet, SymmetryBackbone
+    from core.fewshot.symmetry_backbones import backbone_model_config
+
+    x = torch.rand(batch, channels, size, size)
+    rows = []
+    for name in SYMMETRY_BACKBONES:
+        classifier = build_model(backbone_model_config(name, channels, 64, size))
+        net = ProtoNet(SymmetryBackbone.from_classifier(classifier), 64)
+        twin = ProtoNet(SymmetryBackbone.from_classifier(plain_twin(classifier)), 64)
+        exported, twin_exported = _warm(net, x).export(), _warm(twin, x).export()
+        t_exp, t_twin = _time_interleaved([_infer(exported, x), _infer(twin_exported, x)], repeats)
+        row = {"backbone": name, "in_channels": channels, "size": size, "batch": batch,
+               "params": sum(p.numel() for p in net.backbone.parameters()),
+               "twin_params": sum(p.numel() for p in twin.backbone.parameters()),
+               "infer_ms": 1e3 * t_exp, "twin_infer_ms": 1e3 * t_twin, "infer_vs_twin": t_exp / t_twin}
+        rows.append(row)
+        print(f"fewshot {name:20s} {channels:2d} {row['infer_ms']:9.2f} {row['twin_infer_ms']:8.2f} "
+              f"{row['infer_vs_twin']:6.2f}", flush=True)
+    return rows
+
+
 def main(quick: bool = False, threads: int = 1) -> dict:
     torch.manual_seed(0)
     previous_threads = torch.get_num_threads()
@@ -137,6 +167,7 @@ def _run(quick: bool) -> dict:
             print(f"{arch:20s} {channels:2d} {row['infer_ms']:9.2f} {row['twin_infer_ms']:8.2f} "
                   f"{row['infer_vs_twin']:6.2f} {row['export_speedup']:8.2f} {row['train_vs_twin']:11.2f}",
                   flush=True)
+    results["fewshot_rows"] = fewshot_rows(repeats, size=64 if quick else 128)
     return results
 
 
@@ -144,5 +175,10 @@ if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true")
     parser.add_argument("--threads", type=int, default=1, help="torch intra-op threads (default 1)")
+    parser.add_argument("--fewshot-only", action="store_true", help="only the few-shot backbones at 128x128x3")
     args = parser.parse_args()
-    main(quick=args.quick, threads=args.threads)
+    if args.fewshot_only:
+        torch.set_num_threads(args.threads)
+        print(json.dumps(fewshot_rows(3 if args.quick else 21), indent=1))
+    else:
+        main(quick=args.quick, threads=args.threads)

@@ -8,6 +8,7 @@ import streamlit as st
 from pages import _ui
 from core.errors import EquiGuardError
 from core.fewshot_defaults import DEFAULTS, parse_seed
+from core.fewshot import BACKBONES
 from core.jobs import launch_job
 from core.studio import attack_lab, commands
 from core.studio.fewshot_view import cam_gallery, runs_by_name
@@ -48,8 +49,9 @@ with st.form("fewshot"):
     guidance = c1.selectbox("Guidance (guided run)", ["dice", "rrr"],
                             help="dice: soft-Dice on Grad-CAM (the paper); rrr: input-gradient penalty outside the ROI")
     alpha = c2.number_input("α", 0.0, 10.0, DEFAULTS.alpha, step=0.01, format="%.3f", key="fs_alpha")
-    backbone = c3.selectbox("Backbone", ["conv4", "resnet18", "densenet121"],
-                            help="resnet18/densenet121 need local weights; nothing is downloaded")
+    backbone = c3.selectbox("Backbone", BACKBONES,
+                            help="resnet18/densenet121 need local weights (nothing is downloaded); parallel_*, "
+                                 "cascaded and equivariant are the symmetry-aware networks of Symmetry models")
     eval_episodes = c4.number_input("Test episodes", 20, 5000, DEFAULTS.eval_episodes, step=20, key="fs_eval_episodes")
     c1, c2, c3, c4 = st.columns(4)
     targets = ["log_prob", "distance"]

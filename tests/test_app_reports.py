@@ -66,16 +66,17 @@ def test_series_figures_and_exports(studio_workspace, transforms_report):
     assert html.count("<html") == 1 and html.count("plotly.js v") <= 2
 
 
-def test_registry_lists_classifiers_and_flags_unreadable_files(workspace):
+def test_registry_flags_unreadable_files_of_either_kind(workspace):
     from core.studio.registry import checkpoint_files, list_models
 
     (workspace.checkpoints / "fewshot" / "run").mkdir(parents=True)
     (workspace.checkpoints / "fewshot" / "run" / "checkpoint.pt").write_bytes(b"protonet")
     (workspace.checkpoints / "broken").mkdir()
     (workspace.checkpoints / "broken" / "model.pt").write_bytes(b"not a checkpoint")
-    assert [p.parent.name for p in checkpoint_files(workspace)] == ["broken"]
-    (entry,) = list_models(workspace)
-    assert entry.name == "broken" and entry.error and "\n" not in entry.error
+    assert sorted(p.parent.name for p in checkpoint_files(workspace)) == ["broken", "run"]
+    entries = list_models(workspace)
+    assert sorted(e.name for e in entries) == ["broken", "fewshot/run"]
+    assert all(e.error and "\n" not in e.error for e in entries)
 
 
 # ---------------------------------------------------------------- worst case, masking checks, CLEVER vs minimal

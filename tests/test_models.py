@@ -159,3 +159,13 @@ def test_loading_weights_into_eval_model_refreshes_e2cnn_filter_cache():
     target(x)  # builds the cache from target's own initial weights
     target.load_state_dict(source.state_dict())
     torch.testing.assert_close(target(x), source(x), atol=1e-6, rtol=1e-6)
+
+
+def test_models_do_not_share_e2cnn_state_and_keep_double_precision():
+    """e2cnn shares basis modules between convs and pools in float32; ours must not (gradcheck needs double)."""
+    first = build_model(ModelConfig(arch="equivariant")).double()
+    second = build_model(ModelConfig(arch="equivariant"))
+    x = torch.rand(2, 1, 32, 32)
+    assert second(x).dtype == torch.float32  # converting ``first`` left ``second``'s basis alone
+    assert first(x.double()).dtype == torch.float64
+    assert first.features.invariant(first.features[:-1](first.normalize(x.double()))).dtype == torch.float64

@@ -46,6 +46,9 @@ def seed_arg(what: str):
             raise argparse.ArgumentTypeError(str(exc)) from None
     return parse
 
+_BACKBONES = ("conv4", "resnet18", "densenet121", "parallel_rot", "parallel_scale", "parallel_rot_scale", "cascaded",
+              "equivariant")
+
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     B = argparse.BooleanOptionalAction
@@ -88,7 +91,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     e.add_argument("--eval-seed", type=seed_arg("evaluation seed"), default=None,
                    help=f"draws the test episodes {_default('eval_seed')}")
     m = parser.add_argument_group("model")
-    m.add_argument("--backbone", choices=("conv4", "resnet18", "densenet121"), default=None, help=_default("backbone"))
+    m.add_argument("--backbone", choices=_BACKBONES, default=None,
+                   help="conv4 (Snell et al.), resnet18/densenet121 (torchvision), or a symmetry-aware network "
+                        "from core.models laid out like conv4 (--hidden is its base width); equivariant gives "
+                        f"embeddings invariant to 90-degree rotations {_default('backbone')}")
     m.add_argument("--weights", default=None, help="local state-dict file for resnet18/densenet121 (never downloaded)")
     m.add_argument("--hidden", type=int, default=None, help=f"conv4 width {_default('hidden')}")
     m.add_argument("--embed-dim", type=int, default=None, help=_default("embed_dim"))

@@ -5,8 +5,12 @@ Public API::
     FewShotData(images (N,C,H,W), labels (N,), masks (N,H,W), groups, class_names)
     split_by_group(data, test_fraction, seed) -> (train, test)   # patient-disjoint
     EpisodicSampler(labels, way, shot, query, episodes, seed, groups, patient_disjoint) -> Episode
-    build_backbone("conv4"|"resnet18"|"densenet121", in_channels, hidden, weights_path)
-    ProtoNet(backbone, embed_dim, metric, normalize); class_prototypes(emb, labels)
+    build_backbone(name, in_channels, hidden, weights_path, image_size)   # name in BACKBONES:
+        conv4, resnet18, densenet121, parallel_rot, parallel_scale, parallel_rot_scale, cascaded, equivariant
+    SymmetryBackbone(name, in_channels, hidden, image_size)   # core.models features; .export()
+    ProtoNet(backbone, embed_dim, metric, normalize); .export(); class_prototypes(emb, labels)
+    PrototypeClassifier(net, prototypes, class_names, in_channels, image_size)   # pixels -> -distance logits
+    load_fewshot_classifier(path) -> (PrototypeClassifier, payload)   # from a checkpoint's support set
     TrainConfig(...); train_fewshot(model, train_data, config, progress)
     evaluate_episodic(model, test_data, way, shot, query, episodes, ...) -> metrics with 95% CIs
     PrototypeScoreTarget(protos, labels, metric, score)   # Grad-CAM target against fixed prototypes
@@ -19,8 +23,10 @@ Public API::
     brain_phantom(..., cue, cue_kind), cxr_phantom(...)    # synthetic, NOT clinical data; CUE_KINDS
 """
 
-from core.fewshot.backbones import BACKBONES, Backbone, Conv4, TorchvisionBackbone, build_backbone
+from core.fewshot.backbones import (BACKBONES, SYMMETRY_BACKBONES, Backbone, Conv4, TorchvisionBackbone,
+                                    build_backbone)
 from core.fewshot.checkpoint import build_model, load_checkpoint, model_config, save_checkpoint
+from core.fewshot.classifier import PrototypeClassifier, load_fewshot_classifier
 from core.fewshot.data import FewShotData, split_by_group
 from core.fewshot.datasets import BRAIN_CLASSES, CUE_KINDS, CXR_CLASSES, brain_phantom, cxr_phantom
 from core.fewshot.distances import DISTANCES, distance_to_sets, pairwise_distance
@@ -31,12 +37,15 @@ from core.fewshot.guidance import CAM_SCORES, GUIDANCE, EpisodePrototypeTarget
 from core.fewshot.protonet import ProtoNet, class_prototypes
 from core.fewshot.sampler import Episode, EpisodicSampler
 from core.fewshot.stats import mean_ci
+from core.fewshot.symmetry_backbones import SymmetryBackbone
 from core.fewshot.train import TrainConfig, TrainResult, episode_step, train_fewshot
 from core.fewshot_defaults import DEFAULT_PRESET, DEFAULTS, PRESETS, Preset, parse_seed
 
 __all__ = [
-    "BACKBONES", "Backbone", "Conv4", "TorchvisionBackbone", "build_backbone",
+    "BACKBONES", "SYMMETRY_BACKBONES", "Backbone", "Conv4", "TorchvisionBackbone", "SymmetryBackbone",
+    "build_backbone",
     "build_model", "load_checkpoint", "model_config", "save_checkpoint",
+    "PrototypeClassifier", "load_fewshot_classifier",
     "FewShotData", "split_by_group",
     "BRAIN_CLASSES", "CXR_CLASSES", "CUE_KINDS", "brain_phantom", "cxr_phantom",
     "DISTANCES", "distance_to_sets", "pairwise_distance",

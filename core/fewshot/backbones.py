@@ -4,6 +4,10 @@
 * ``resnet18`` / ``densenet121`` - torchvision architectures built with
   ``weights=None``.  Pretrained weights come ONLY from a local file the user
   names (strict state-dict load); nothing is ever downloaded.
+* ``parallel_rot``, ``parallel_scale``, ``parallel_rot_scale``, ``cascaded``,
+  ``equivariant`` - the symmetry-aware classifiers' feature extractors laid
+  out like Conv4 (:mod:`core.fewshot.symmetry_backbones`, which says exactly
+  what each is equivariant to).
 
 ``cam_layer`` is the last spatial activation before global pooling (for
 DenseNet-121 the paper's ``features.denseblock4.denselayer16.conv2``).
@@ -19,9 +23,12 @@ from torch import nn
 
 from core.errors import ConfigError, LoadError
 
-__all__ = ["BACKBONES", "Backbone", "Conv4", "TorchvisionBackbone", "build_backbone"]
+__all__ = ["BACKBONES", "SYMMETRY_BACKBONES", "Backbone", "Conv4", "TorchvisionBackbone", "build_backbone"]
 
-BACKBONES = ("conv4", "resnet18", "densenet121")
+#: Symmetry-aware embedding networks (built in :mod:`core.fewshot.symmetry_backbones`).
+SYMMETRY_BACKBONES: tuple[str, ...] = ("parallel_rot", "parallel_scale", "parallel_rot_scale", "cascaded",
+                                       "equivariant")
+BACKBONES: tuple[str, ...] = ("conv4", "resnet18", "densenet121", *SYMMETRY_BACKBONES)
 
 
 class Backbone(nn.Module):
@@ -92,14 +99,24 @@ class TorchvisionBackbone(Backbone):
 
 
 def build_backbone(name: str, in_channels: int = 3, hidden: int = 64,
-                   weights_path: str | Path | None = None) -> Backbone:
+                   weights_path: str | Path | None = None, image_size: int = 64) -> Backbone:
     """Build a backbone; load ``weights_path`` (a local state dict of the torchvision
-    model or of this backbone) strictly if given, else warn that weights are random."""
+    model or of this backbone) strictly if given, else warn that torchvision weights are random.
+
+    ``hidden`` is the width of conv4 and the base width of the symmetry
+    backbones, whose pools are laid out for ``image_size`` (ignored by the others).
+    """
     if name not in BACKBONES:
         raise ConfigError(f"unknown backbone {name!r}; choose one of {', '.join(BACKBONES)}")
-    model: Backbone = Conv4(in_channels, hidden) if name == "conv4" else TorchvisionBackbone(name, in_channels)
+    own = name == "conv4" or name in SYMMETRY_BACKBONES  # state-dict keys are this module's own
+    if name in SYMMETRY_BACKBONES:
+        from core.fewshot.symmetry_backbones import SymmetryBackbone
+
+        model: Backbone = SymmetryBackbone(name, in_channels, hidden, image_size)
+    else:
+        model = Conv4(in_channels, hidden) if name == "conv4" else TorchvisionBackbone(name, in_channels)
     if weights_path is None:
-        if name != "conv4":
+        if not own:
             warnings.warn(f"{name} starts from random weights (pass a local weights file to use pretrained ones; "
                           "nothing is downloaded)", stacklevel=2)
         return model
@@ -112,8 +129,8 @@ def build_backbone(name: str, in_channels: int = 3, hidden: int = 64,
         raise LoadError(f"{path.name} is not a readable torch state dict ({type(exc).__name__})") from None
     if isinstance(state, dict) and "state_dict" in state and isinstance(state["state_dict"], dict):
         state = state["state_dict"]
-    target = model if name == "conv4" else _torchvision_view(model)
-    if name != "conv4":
+    target = model if own else _torchvision_view(model)
+    if not own:
         # A full torchvision checkpoint also holds the classifier we drop.
         state = {k: v for k, v in state.items() if not k.startswith(("fc.", "classifier."))}
     try:

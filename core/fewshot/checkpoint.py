@@ -16,6 +16,7 @@ from core.atomic import atomic_path
 from core.errors import LoadError
 from core.fewshot.backbones import build_backbone
 from core.fewshot.protonet import ProtoNet
+from core.fewshot.symmetry_backbones import SymmetryBackbone
 
 __all__ = ["model_config", "build_model", "save_checkpoint", "load_checkpoint", "FORMAT"]
 
@@ -23,13 +24,18 @@ FORMAT = "equiguard-fewshot/1"
 
 
 def model_config(model: ProtoNet, in_channels: int, hidden: int, backbone: str) -> dict:
-    return {"backbone": backbone, "in_channels": in_channels, "hidden": hidden,
-            "embed_dim": model.head.out_features, "metric": model.metric, "normalize": model.normalize}
+    """The JSON dict :func:`build_model` rebuilds ``model`` from (symmetry backbones add their ``image_size``)."""
+    config = {"backbone": backbone, "in_channels": in_channels, "hidden": hidden,
+              "embed_dim": model.head.out_features, "metric": model.metric, "normalize": model.normalize}
+    if isinstance(model.backbone, SymmetryBackbone):
+        config["image_size"] = int(model.backbone.image_size)
+    return config
 
 
 def build_model(config: dict, weights_path: str | None = None) -> ProtoNet:
-    """A :class:`ProtoNet` from a :func:`model_config` dict."""
-    backbone = build_backbone(config["backbone"], config["in_channels"], config.get("hidden", 64), weights_path)
+    """A :class:`ProtoNet` from a :func:`model_config` dict (``image_size`` defaults to 64)."""
+    backbone = build_backbone(config["backbone"], config["in_channels"], config.get("hidden", 64), weights_path,
+                              image_size=int(config.get("image_size", 64)))
     return ProtoNet(backbone, config["embed_dim"], config["metric"], config["normalize"])
 
 

@@ -7,6 +7,8 @@ distances to the prototypes.
 
 from __future__ import annotations
 
+import copy
+
 import torch
 import torch.nn.functional as F
 from torch import nn
@@ -61,6 +63,19 @@ class ProtoNet(nn.Module):
     def logits(self, query: torch.Tensor, prototypes: torch.Tensor) -> torch.Tensor:
         """(Q, D) query embeddings, (n, D) prototypes -> (Q, n) logits = -distance."""
         return -pairwise_distance(query, prototypes, self.metric)
+
+    def export(self) -> "ProtoNet":
+        """An eval-mode copy whose backbone is plain PyTorch (its ``export()`` if it has one).
+
+        Same embeddings (to float rounding); for inference and input gradients
+        (attacks, Grad-CAM), not for training.
+        """
+        from core.models import Exportable
+
+        clone = copy.deepcopy(self).eval()
+        if isinstance(clone.backbone, Exportable):
+            clone.backbone = clone.backbone.export()
+        return clone.eval()
 
     @torch.no_grad()
     def classify(self, support: torch.Tensor, support_labels: torch.Tensor, query: torch.Tensor) -> torch.Tensor:

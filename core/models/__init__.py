@@ -16,7 +16,8 @@ from core.models.equivariance import (downscale, relative_error, rotation_equiva
                                       measure_equivariance, scale_equivariance_error, smooth_test_images)
 from core.models.factory import MODEL_CLASSES, build_model
 from core.models.parallel import ParallelCNN, ParallelStem, ScaleBranch, rotation_branch
-from core.models.rotation import (EquivariantBlock, FieldMaxPool, group_pool, regular_type, rotation_conv_block,
+from core.models.rotation import (EquivariantBlock, FieldMaxPool, GroupPooling, group_pool, regular_type,
+                                  rotation_conv_block,
                                   rotation_gspace, rotation_pool, trivial_type)
 from core.models.scale import (FrozenScaleConv, ScaleBatchNorm, ScaleConv, ScaleLift, ScaleMaxPool,
                                hermite_gaussian_basis, scale_sigmas)
@@ -27,7 +28,8 @@ __all__ = [
     "BaselineCNN", "ParallelCNN", "CascadedCNN", "EquivariantCNN",
     "ParallelStem", "ScaleBranch", "rotation_branch", "cascaded_stage",
     "Normalize", "ConvBlock", "PlainTrunk", "ClassifierHead", "make_pool", "pool_params",
-    "EquivariantBlock", "FieldMaxPool", "rotation_gspace", "trivial_type", "regular_type", "rotation_conv_block",
+    "EquivariantBlock", "FieldMaxPool", "GroupPooling", "rotation_gspace", "trivial_type", "regular_type",
+    "rotation_conv_block",
     "rotation_pool", "group_pool",
     "ScaleLift", "ScaleConv", "ScaleBatchNorm", "ScaleMaxPool", "FrozenScaleConv",
     "hermite_gaussian_basis", "scale_sigmas",

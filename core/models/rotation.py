@@ -12,6 +12,7 @@ groups call ``ndarray.tostring``, which numpy 2 removed.
 
 from __future__ import annotations
 
+import copy
 import warnings
 
 import torch
@@ -22,7 +23,7 @@ from torch import nn
 from core.models.blocks import pool_params, pooled_size
 
 __all__ = [
-    "R2Conv", "EquivariantBlock", "FieldMaxPool", "rotation_gspace", "trivial_type", "regular_type",
+    "R2Conv", "GroupPooling", "EquivariantBlock", "FieldMaxPool", "rotation_gspace", "trivial_type", "regular_type",
     "rotation_conv_block", "rotation_pool", "group_pool",
 ]
 
@@ -48,7 +49,10 @@ class R2Conv(enn.R2Conv):
     Upstream caches the expanded filter with autograd history and as a
     persistent buffer, so (a) the module cannot be deep-copied in eval mode and
     (b) its state_dict keys depend on train/eval mode, which would defeat
-    strict checkpoint loading.
+    strict checkpoint loading.  Upstream also shares one basis-sampling module
+    between every R2Conv of the process with the same field types, so
+    ``.double()`` or ``.to(device)`` on one model converted every other
+    model's basis too; each conv here owns its copy.
     """
 
     def __init__(self, *args, **kwargs) -> None:
@@ -56,6 +60,7 @@ class R2Conv(enn.R2Conv):
             # e2cnn 0.2.3 indexes with a uint8 mask while building the basis (harmless, noisy).
             warnings.filterwarnings("ignore", message="indexing with dtype torch.uint8", category=UserWarning)
             super().__init__(*args, **kwargs)
+        self._basisexpansion = copy.deepcopy(self._basisexpansion)
         # The cache is derived from the weights: never part of the state_dict.
         self._non_persistent_buffers_set.update({"filter", "expanded_bias"})
 
@@ -79,6 +84,29 @@ class R2Conv(enn.R2Conv):
         # Loading weights into an eval-mode model must not leave a stale filter cache.
         if not self.training:
             self._refresh_cache()
+
+
+class GroupPooling(enn.GroupPooling):
+    """e2cnn's group pooling computed in the input's dtype.
+
+    Upstream always allocates its output as float32, so a double-precision
+    model silently drops to single precision there (and gradcheck fails).
+    """
+
+    def forward(self, input: enn.GeometricTensor) -> enn.GeometricTensor:
+        assert input.type == self.in_type
+        x = input.tensor
+        b, _, h, w = x.shape
+        out = x.new_empty(self.evaluate_output_shape(x.shape))
+        for size, contiguous in self._contiguous.items():
+            ins, outs = getattr(self, f"in_indices_{size}"), getattr(self, f"out_indices_{size}")
+            fields = x[:, ins[0]:ins[1]] if contiguous else x[:, ins]
+            pooled = fields.reshape(b, -1, size, h, w).amax(dim=2)
+            if contiguous:
+                out[:, outs[0]:outs[1]] = pooled
+            else:
+                out[:, outs] = pooled
+        return enn.GeometricTensor(out, self.out_type)
 
 
 class EquivariantBlock(nn.Module):
@@ -144,4 +172,4 @@ def rotation_pool(field_type: enn.FieldType, size: int) -> tuple[enn.Equivariant
 
 def group_pool(field_type: enn.FieldType) -> enn.EquivariantModule:
     """Max over the N channels of every regular field: rotation-invariant values per pixel."""
-    return enn.GroupPooling(field_type)
+    return GroupPooling(field_type)

@@ -3,7 +3,9 @@
 Public API::
 
     workspace_summary(workspace) -> WorkspaceSummary
-    list_models(workspace) -> [ModelEntry]; load_model(entry) -> nn.Module
+    list_models(workspace) -> [ModelEntry]   # symmetry classifiers and few-shot networks (entry.kind)
+    load_model(entry) -> nn.Module            # pixels (B, C, H, W) in [0, 1] -> logits (B, K), .cam_layer
+    entry.spec -> ModelSpec; check_pair(spec, ImageSpec.of(pixels, ...)) -> ConfigError if they do not fit
     list_sources(workspace) -> [Source]; load_source(workspace, source) -> StudioImage
     from_upload(data, name) -> StudioImage
     attack_lab.analyse(model, x (1, C, H, W), attack=..., eps=...) -> AttackView
@@ -17,18 +19,20 @@ Public API::
     fewshot_view / robustness_view: finished runs, galleries, plotly figures, exports
 """
 
-from core.studio import (annotate, attack_lab, commands, fewshot_view, image_sources, planes, reading,
-                         robustness_view, uploads)
+from core.studio import (annotate, attack_lab, commands, compat, fewshot_view, image_sources, planes,
+                         reading, robustness_view, uploads)
+from core.studio.compat import ImageSpec, ModelSpec, check_pair, pairing_problem, prepare_input
 from core.studio.image_sources import Source, StudioImage, from_upload, list_sources, load_source
-from core.studio.registry import ModelEntry, list_models, load_model
+from core.studio.registry import ModelEntry, list_models, load_model, read_entry
 from core.studio.series import event_series
 from core.studio.summary import WorkspaceSummary, workspace_summary
 
 __all__ = [
-    "annotate", "attack_lab", "commands", "fewshot_view", "image_sources", "planes", "reading", "robustness_view",
-    "uploads",
+    "annotate", "attack_lab", "commands", "compat", "fewshot_view", "image_sources", "planes", "reading",
+    "robustness_view", "uploads",
     "Source", "StudioImage", "from_upload", "list_sources", "load_source",
-    "ModelEntry", "list_models", "load_model",
+    "ModelEntry", "list_models", "load_model", "read_entry",
+    "ModelSpec", "ImageSpec", "pairing_problem", "check_pair", "prepare_input",
     "event_series",
     "WorkspaceSummary", "workspace_summary",
 ]

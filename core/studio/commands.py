@@ -13,23 +13,38 @@ from typing import Sequence
 from core.fewshot_defaults import DEFAULTS as D
 from core.workspace import Workspace
 
-__all__ = ["TRAIN_DATASETS", "train_argv", "train_out_dir", "fewshot_argv", "fewshot_out_dir", "fewshot_check",
-           "robustness_dir", "ROBUSTNESS_RUNS", "robustness_argv", "reproduce_argv", "surrogate_for"]
+__all__ = ["TRAIN_DATASETS", "MEDICAL_TRAIN_DATASETS", "train_argv", "train_out_dir", "fewshot_argv",
+           "fewshot_out_dir", "fewshot_check", "robustness_dir", "ROBUSTNESS_RUNS", "robustness_argv",
+           "reproduce_argv", "surrogate_for"]
 
-TRAIN_DATASETS: tuple[str, ...] = ("digits",)
+#: What the Symmetry page trains on: digits, then the medical datasets (split by patient).
+TRAIN_DATASETS: tuple[str, ...] = ("digits", "brain-phantom", "cxr-phantom", "store", "brats", "vindr")
+MEDICAL_TRAIN_DATASETS: tuple[str, ...] = TRAIN_DATASETS[1:]
 
 
-def train_out_dir(workspace: Workspace, arch: str, dataset: str, seed: int) -> Path:
-    """Where a studio training run writes its checkpoint (one folder per run)."""
-    return workspace.checkpoints / f"{arch}-{dataset}-s{seed}"
+def train_out_dir(workspace: Workspace, arch: str, dataset: str, seed: int, size: int | None = None) -> Path:
+    """Where a studio training run writes its checkpoint (one folder per run; medical runs name their size)."""
+    run = dataset if size is None else f"{dataset}-{size}"
+    return workspace.checkpoints / f"{arch}-{run}-s{seed}"
 
 
 def train_argv(workspace: Workspace, *, arch: str, dataset: str = "digits", preset: str = "tiny",
-               epochs: int = 3, seed: int = 0) -> list[str]:
-    """``python -m core train ...`` for one architecture."""
-    out = train_out_dir(workspace, arch, dataset, seed)
-    return ["train", "--model", arch, "--dataset", dataset, "--preset", preset, "--epochs", str(epochs),
+               epochs: int = 3, seed: int = 0, size: int = 64, spurious: bool = False,
+               data_root: str | None = None) -> list[str]:
+    """``python -m core train ...`` for one architecture.
+
+    ``size``, ``spurious`` (phantoms) and ``data_root`` (BraTS / VinDr) only
+    apply to the medical datasets and are left out for digits.
+    """
+    medical = dataset in MEDICAL_TRAIN_DATASETS
+    out = train_out_dir(workspace, arch, dataset, seed, size if medical else None)
+    argv = ["train", "--model", arch, "--dataset", dataset, "--preset", preset, "--epochs", str(epochs),
             "--seed", str(seed), "--out", str(out)]
+    if medical:
+        argv += ["--size", str(size)] + (["--spurious"] if spurious else [])
+        if data_root:
+            argv += ["--data-root", str(data_root)]
+    return argv
 
 
 def fewshot_out_dir(workspace: Workspace, run: str, guidance: str) -> Path:

@@ -201,6 +201,8 @@ def _train(model_config, train_config, dataset, root, split_seed, out, resume, p
 
 def _split_info(dataset: str, split_seed: int, datasets) -> dict[str, Any]:
     info: dict[str, Any] = {"dataset": dataset, "split_seed": split_seed}
+    if isinstance(datasets[0], ImageDataset):
+        info["classes"] = list(datasets[0].classes)  # so the registry can name the logits
     for name, data in zip(("train", "val", "test"), datasets):
         if isinstance(data, ImageDataset):
             info[name] = data.describe()
