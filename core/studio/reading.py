@@ -130,8 +130,11 @@ def assistant_choices(workspace: Workspace) -> list[AssistantChoice]:
 
     runs = [AssistantChoice("fewshot", f"{run.name}/{run.guidance}", run.folder / "checkpoint.pt")
             for run in list_runs(workspace) if (run.folder / "checkpoint.pt").is_file()]
-    return runs + [AssistantChoice("classifier", entry.name, entry.path)
-                   for entry in list_models(workspace) if entry.error is None]
+    listed = {Path(choice.path).resolve() for choice in runs}
+    # The registry serves few-shot checkpoints too; a studio run already listed above is not offered twice.
+    others = [AssistantChoice(entry.kind, entry.name, entry.path) for entry in list_models(workspace)
+              if entry.error is None and Path(entry.path).resolve() not in listed]
+    return runs + others
 
 
 def load_assistant(choice: AssistantChoice):
