@@ -79,7 +79,7 @@ def _png_bytes(pixels: np.ndarray) -> bytes:
 
 
 def _phantom_images():
-    """(file name, pixels, class name, ROI mask) for a few slices of each phantom and class."""
+    """(file name, pixels, class name, ROI mask, dataset) for a few slices of each phantom and class."""
     from core.fewshot import brain_phantom, cxr_phantom
 
     out = []
@@ -89,7 +89,7 @@ def _phantom_images():
             img = data.images[i].numpy()
             pixels = img.transpose(1, 2, 0) if img.shape[0] == 3 else img[0]
             name = data.class_names[int(data.labels[i])]
-            out.append((f"{tag}-phantom-{i:02d}.png", pixels, name, data.masks[i].numpy()))
+            out.append((f"{tag}-phantom-{i:02d}.png", pixels, name, data.masks[i].numpy(), f"{tag}-phantom"))
     return out
 
 
@@ -153,7 +153,7 @@ def build_demo(workspace: Workspace, *, train: bool = True, if_empty: bool = Fal
         result.images += 1
         step += 1
         report(step, total, src.name)
-    for name, pixels, class_name, mask in phantoms:
+    for name, pixels, class_name, mask, dataset in phantoms:
         target = folder / name
         _write_atomic(target, _png_bytes(pixels))
         image = load_image(target)
@@ -161,7 +161,7 @@ def build_demo(workspace: Workspace, *, train: bool = True, if_empty: bool = Fal
         store.set_image_label(image_id, class_name, DEMO_ANNOTATOR)
         if not any(r.annotator == DEMO_ANNOTATOR for r in store.list_rois(image_id, include_deleted=True)):
             store.add_roi(image_id, class_name, mask.astype(bool), annotator=DEMO_ANNOTATOR,
-                          geometry={"source": "phantom ground truth"})
+                          geometry={"source": "phantom ground truth", "dataset": dataset})
             result.rois += 1
         result.images += 1
         step += 1
