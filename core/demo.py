@@ -19,7 +19,7 @@ from core.progress import ProgressCallback, ProgressEvent
 from core.workspace import Workspace
 
 __all__ = ["DemoResult", "build_demo", "start_demo_jobs", "DEMO_ANNOTATOR", "DEMO_DICOM_FILES", "DEMO_NIFTI_FILES",
-           "demo_jobs", "N_PHANTOMS_PER_CLASS", "N_DIGITS"]
+           "demo_jobs", "N_PHANTOMS_PER_CLASS", "N_DIGITS", "PHANTOM_SIZE", "DEMO_PHANTOM_ARCH", "DEMO_PHANTOM_EPOCHS"]
 
 DEMO_ANNOTATOR = "phantom-generator"
 #: pydicom test files: CT, MR, a 30-frame colour ultrasound clip, an RGB image.
@@ -27,6 +27,11 @@ DEMO_DICOM_FILES = ("CT_small.dcm", "MR_small.dcm", "examples_ybr_color.dcm", "e
 DEMO_NIFTI_FILES = ("anatomical.nii",)
 N_PHANTOMS_PER_CLASS = 2
 N_DIGITS = 10
+#: Side of the demo's phantom images: the phantom generators' and the few-shot runs' default.
+PHANTOM_SIZE = 64
+#: The symmetry-aware classifier the demo trains on the brain phantom for the Attack lab.
+DEMO_PHANTOM_ARCH = "parallel_rot_scale"
+DEMO_PHANTOM_EPOCHS = 8
 DEMO_JOB_KIND = "demo"
 
 
@@ -83,8 +88,10 @@ def _phantom_images():
     from core.fewshot import brain_phantom, cxr_phantom
 
     out = []
-    for tag, data in (("brain", brain_phantom(n_patients=3 * N_PHANTOMS_PER_CLASS, images_per_patient=1, seed=7)),
-                      ("cxr", cxr_phantom(n_patients=3 * N_PHANTOMS_PER_CLASS, images_per_patient=1, seed=7))):
+    for tag, data in (("brain", brain_phantom(n_patients=3 * N_PHANTOMS_PER_CLASS, images_per_patient=1, size=PHANTOM_SIZE,
+                                             seed=7)),
+                      ("cxr", cxr_phantom(n_patients=3 * N_PHANTOMS_PER_CLASS, images_per_patient=1, size=PHANTOM_SIZE,
+                                         seed=7))):
         for i in range(len(data)):
             img = data.images[i].numpy()
             pixels = img.transpose(1, 2, 0) if img.shape[0] == 3 else img[0]
@@ -108,14 +115,23 @@ def _digit_images():
 
 
 def demo_jobs(workspace: Workspace) -> list[tuple[str, list[str]]]:
-    """(title, argv) of the demo's background runs: two digits classifiers, guided and unguided few-shot."""
+    """(title, argv) of the demo's background runs, in the order they run.
+
+    First what the Attack lab opens on: a Dice-guided and an unguided few-shot
+    model and a symmetry-aware classifier, all on the brain phantom at the
+    size of the demo's phantom images (so they pair with them); then two
+    digits classifiers for the Symmetry page.
+    """
     from core.studio import commands
 
-    runs = [(f"demo: train {arch}", commands.train_argv(workspace, arch=arch, dataset="digits", epochs=6))
-            for arch in ("baseline", "parallel_rot_scale")]
-    for guidance in ("dice", "none"):
-        runs.append((f"demo: few-shot brain phantom ({guidance})",
-                     commands.fewshot_argv(workspace, data="brain-phantom", guidance=guidance, run="demo")))
+    runs = [(f"demo: few-shot brain phantom ({guidance})",
+             commands.fewshot_argv(workspace, data="brain-phantom", guidance=guidance, run="demo"))
+            for guidance in ("dice", "none")]
+    runs.append((f"demo: train {DEMO_PHANTOM_ARCH} on the brain phantom",
+                 commands.train_argv(workspace, arch=DEMO_PHANTOM_ARCH, dataset="brain-phantom",
+                                     epochs=DEMO_PHANTOM_EPOCHS, size=PHANTOM_SIZE)))
+    runs += [(f"demo: train {arch}", commands.train_argv(workspace, arch=arch, dataset="digits", epochs=6))
+             for arch in ("baseline", "parallel_rot_scale")]
     return runs
 
 

@@ -146,6 +146,6 @@ chosen = [first] + ([second] if second is not None else [])
 by_name = {e.name: e for e in offer.fits}
 columns = st.columns(len(chosen))
 elapsed = sum(_show(by_name[name], col) for name, col in zip(chosen, columns))
-st.caption(f"Computed in {elapsed * 1000:.0f} ms · image: {image.title}"
+st.caption(f"Computed in {elapsed * 1000:.0f} ms · image: {image.title} · ε = {eps255:g}/255, perturbed {roi_mode}"
            + (f" · class {image.label_name}" if image.label_name is not None else "")
            + (" · white outline: the expert ROI (moved with the image)" if image.roi is not None else ""))
