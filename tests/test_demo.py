@@ -7,8 +7,8 @@ import numpy as np
 from conftest import run_cli
 
 from core.cli import build_parser
-from core.demo import (DEMO_ANNOTATOR, DEMO_PHANTOM_ARCH, N_PHANTOMS_PER_CLASS, PHANTOM_SIZE, build_demo,
-                       demo_jobs)
+from core.demo import (DEMO_ANNOTATOR, DEMO_PHANTOM_ARCH, DEMO_PHANTOM_PATIENTS, N_PHANTOMS_PER_CLASS, PHANTOM_SIZE,
+                       build_demo, demo_jobs)
 from core.io import load_image
 from core.store import AnnotationStore
 from core.studio.planes import plane_of, render_plane
@@ -69,7 +69,8 @@ def test_demo_job_command_lines_parse(workspace):
     fewshot, phantom = parsed[:2], parsed[2]
     assert sorted(a.guidance for a in fewshot) == ["dice", "none"]
     assert all(a.dataset == "brain-phantom" for a in fewshot)
-    assert (phantom.model, phantom.dataset, phantom.size) == (DEMO_PHANTOM_ARCH, "brain-phantom", PHANTOM_SIZE)
+    assert (phantom.model, phantom.dataset, phantom.size, phantom.patients) == (
+        DEMO_PHANTOM_ARCH, "brain-phantom", PHANTOM_SIZE, DEMO_PHANTOM_PATIENTS)
     assert DEMO_PHANTOM_ARCH != "baseline"
 
 
