@@ -127,7 +127,8 @@ def test_offer_keeps_the_models_that_fit_and_says_why_the_others_do_not():
     plain = _entry("fs/none", "fewshot", 3, 64, BRAIN, "brain-phantom", "/ws/reports/fewshot/demo/none/checkpoint.pt")
     sym = _entry("sym", "classifier", 3, 64, BRAIN, "brain-phantom:size=64")
     digits = _entry("digits", "classifier", 1, 32, [str(d) for d in range(10)], "digits")
-    broken = _entry("broken", "fewshot", 0, 0, [], None, error="broken.pt is a few-shot checkpoint without a support set")
+    broken = _entry("broken", "fewshot", 0, 0, [], None,
+                    error="broken.pt is a few-shot checkpoint without a support set")
     result = lab_choices.offer([digits, sym, plain, broken, guided], _phantom())
     assert [e.name for e in result.fits] == ["sym", "fs/none", "fs/dice"]
     assert set(result.mismatched) == {"digits"} and "digits images" in result.mismatched["digits"]

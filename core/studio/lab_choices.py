@@ -99,31 +99,27 @@ def default_models(fits: Sequence[ModelEntry]) -> list[int]:
     return [0, 1]
 
 
-def default_source(workspace: Workspace, sources: Sequence[Source], entries: Sequence[ModelEntry],
-                   load=None) -> int:
+def default_source(workspace: Workspace, sources: Sequence[Source], entries: Sequence[ModelEntry]) -> int:
     """Index of the image the lab opens on.
 
-    The first image with a stored ROI that two models fit, else one model,
-    else the first image any model fits, else 0.  Loads at most
-    :data:`MAX_DEFAULT_PROBES` images (``load(workspace, source)``, default
-    :func:`core.studio.image_sources.load_source`); unreadable ones are skipped.
+    The first image with a stored ROI that two models fit, else one with an
+    ROI that one model fits, else the first image any model fits, else 0.
+    Loads at most :data:`MAX_DEFAULT_PROBES` images; unreadable ones are skipped.
     """
     from core.errors import EquiGuardError
     from core.studio.image_sources import load_source
 
-    load = load or load_source
     usable = [e for e in entries if e.error is None]
     best: tuple[int, int] | None = None  # (rank, index); lower rank is better
     for index, source in enumerate(sources[:MAX_DEFAULT_PROBES]):
         try:
-            image = load(workspace, source)
+            image = load_source(workspace, source)
         except (EquiGuardError, OSError):
             continue
         n_fit = len(offer(usable, image).fits)
         if n_fit == 0:
             continue
-        medical = image.roi is not None and image.dataset != "digits"
-        rank = 0 if medical and n_fit >= 2 else 1 if medical else 2
+        rank = (0 if n_fit >= 2 else 1) if image.roi is not None else 2
         if best is None or rank < best[0]:
             best = (rank, index)
         if rank == 0:
@@ -139,14 +135,15 @@ def label_index(image: StudioImage, entry: ModelEntry) -> int | None:
 
 
 def roi_problem(image: StudioImage, roi_mode: str) -> str | None:
-    """Why ``roi_mode`` (a key of :data:`core.studio.attack_lab.ROI_MODES`) cannot be used on ``image`` (one line), or None."""
+    """Why ``roi_mode`` (a key of :data:`core.studio.attack_lab.ROI_MODES`) cannot be used on ``image``
+    (one line), or None."""
     return roi_mode_problem(image.roi is not None, roi_mode)
 
 
 def model_input(image: StudioImage, entry: ModelEntry, rotation_deg: float = 0.0,
-                scale: float = 1.0) -> tuple["torch.Tensor", "np.ndarray | None"]:
-    """``(x, roi)``: ``image`` as ``entry`` takes it, (1, C, size, size), and its ROI (size, size) bool,
-    rotated and rescaled together.
+                scale: float = 1.0) -> tuple[torch.Tensor, np.ndarray | None]:
+    """``(x, roi)``: ``image`` as ``entry`` takes it, (1, C, size, size), and its ROI (size, size) bool
+    (None without one), rotated and rescaled together.
 
     Raises :class:`ConfigError` with the pairing problem when the model cannot classify the image.
     """
