@@ -117,7 +117,9 @@ def _show(entry, column) -> float:
             verdict += f" (by {view.broken_by})"
         if lab_choices.label_index(image, entry) is not None:
             right = view.clean_top[0].index == view.label
-            verdict = (":green[clean correct]" if right else ":orange[clean already wrong]") + " · " + verdict
+            # The worst case leaves an already misclassified image alone (it counts as broken).
+            after = "not attacked" if not right and method == "autoattack" else verdict
+            verdict = (":green[clean correct]" if right else ":orange[clean already wrong]") + " · " + after
         st.caption(f"{entry.arch} · {view.attack} · {verdict} · ‖δ‖∞ = {view.linf * 255:.1f}/255 · "
                    f"{view.seconds * 1000:.0f} ms")
         a, b, c = st.columns(3)
