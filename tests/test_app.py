@@ -59,7 +59,9 @@ def test_attack_lab_controls_change_the_outputs(studio_env):
     big = _caption_with(at, "‖δ‖∞")
     # PGD's projection keeps the perturbation on the ε-ball boundary for at least one pixel.
     assert big and all("‖δ‖∞ = 16.0/255" in c for c in big)
-    at.selectbox(key="al_image").set_value(3).run()
+    options = at.selectbox(key="al_image").options
+    at.selectbox(key="al_image").set_value(options.index(next(o for o in options if o.startswith("digits test #3"))))
+    at.run()
     assert not at.exception
     assert _caption_with(at, "image: digits test #3")
     at.slider(key="al_rotation").set_value(90).run()
@@ -69,12 +71,13 @@ def test_attack_lab_controls_change_the_outputs(studio_env):
     for method, label in (("apgd-t", "APGD-T"), ("autoattack", "Worst case (ensemble)")):
         at.radio(key="al_method").set_value(method).run()
         assert not at.exception and _caption_with(at, label)
-    # An image with a stored ROI offers to restrict the attack to it.
+    # No digits model is offered for a phantom with a stored ROI: one line says why.
     options = at.selectbox(key="al_image").options
     phantom = next(i for i, o in enumerate(options) if "brain-phantom-00" in o)
     at.selectbox(key="al_image").set_value(phantom).run()
-    at.radio(key="al_roi").set_value("outside the ROI").run()
-    assert not at.exception and _caption_with(at, "‖δ‖∞")
+    assert not at.exception and not _caption_with(at, "‖δ‖∞")
+    (warning,) = [w.value for w in at.warning if "No model" in w.value]
+    assert "digits images" in warning and "brain-phantom" in warning
 
 
 def test_bad_upload_shows_a_one_line_error(studio_env):

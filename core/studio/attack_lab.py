@@ -18,7 +18,8 @@ from torch import nn
 from core.errors import ConfigError
 
 __all__ = ["Prediction", "AttackView", "to_model_input", "transform_input", "transform_roi", "overlay",
-           "top_k", "analyse", "warm_up", "amplify_perturbation", "METHODS", "STEPPED", "LAB_QUERIES"]
+           "top_k", "analyse", "warm_up", "amplify_perturbation", "roi_mode_problem", "METHODS", "STEPPED",
+           "LAB_QUERIES", "ROI_MODES"]
 
 #: The lab's attacks, the worst case first; labels say which are weak.
 METHODS: dict[str, str] = {
@@ -29,6 +30,10 @@ METHODS: dict[str, str] = {
 STEPPED = ("apgd-ce", "apgd-t", "fab-t", "pgd")
 #: Square's query budget in the lab (alone and in the ensemble), so a slider move stays interactive.
 LAB_QUERIES = 500
+#: Where the attack may change pixels: everywhere, only outside the stored ROI (a spurious-feature
+#: attack: the lesion is left as it is) or only inside it.
+ROI_MODES: dict[str, str] = {"everywhere": "everywhere", "outside": "outside the lesion only (spurious features)",
+                             "inside": "inside the lesion only"}
 
 
 @dataclass
@@ -45,7 +50,9 @@ class AttackView:
     """What the attack lab shows for one model.
 
     Arrays are ``(H, W)`` for one channel or ``(H, W, 3)`` for three, in [0, 1];
-    CAMs are ``(H, W)`` in [0, 1].
+    CAMs are ``(H, W)`` in [0, 1].  With an ROI, ``roi`` is its ``(H, W)``
+    bool mask and ``alignment`` the CAM–ROI numbers of both maps
+    (:func:`core.studio.roi_alignment.alignment_pair`: ``{"clean"|"attacked": {"dice", "pointing"}}``).
     """
 
     clean: np.ndarray
@@ -56,7 +63,10 @@ class AttackView:
     cam_clean: np.ndarray | None
     cam_adversarial: np.ndarray | None
     drift: dict[str, float] = field(default_factory=dict)
+    alignment: dict[str, dict[str, float]] = field(default_factory=dict)
+    roi: np.ndarray | None = None
     label: int = 0
+    label_name: str = ""
     linf: float = 0.0
     seconds: float = 0.0
     attack: str = ""
@@ -109,9 +119,12 @@ def top_k(logits: torch.Tensor, class_names: Sequence[str] | None, k: int = 3) -
     """The ``k`` most probable classes of one ``(K,)`` logit vector."""
     probs = torch.softmax(logits.detach().float(), dim=-1)
     values, indices = probs.topk(min(k, probs.numel()))
+    return [Prediction(int(i), _class_name(int(i), class_names), float(v)) for v, i in zip(values, indices)]
+
+
+def _class_name(index: int, class_names: Sequence[str] | None) -> str:
     names = list(class_names) if class_names else []
-    return [Prediction(int(i), names[int(i)] if int(i) < len(names) else str(int(i)), float(v))
-            for v, i in zip(values, indices)]
+    return names[index] if 0 <= index < len(names) else str(index)
 
 
 def amplify_perturbation(delta: torch.Tensor) -> torch.Tensor:
@@ -126,8 +139,8 @@ def _as_display(x: torch.Tensor) -> np.ndarray:
 
 
 def analyse(model: nn.Module, x: torch.Tensor, *, attack: str = "fgsm", eps: float = 8 / 255,
-            steps: int = 10, label: int | None = None, roi: torch.Tensor | None = None,
-            roi_mode: str = "inside", class_names: Sequence[str] | None = None,
+            steps: int = 10, label: int | None = None, roi: np.ndarray | torch.Tensor | None = None,
+            roi_mode: str = "everywhere", class_names: Sequence[str] | None = None,
             cam_layer: nn.Module | None = None, seed: int = 0) -> AttackView:
     """Attack one image and explain both versions.
 
@@ -139,23 +152,32 @@ def analyse(model: nn.Module, x: torch.Tensor, *, attack: str = "fgsm", eps: flo
             ``eps`` in pixel units.
         steps: steps of the attacks in :data:`STEPPED`.
         label: the true class; ``None`` attacks the model's own clean prediction.
-        roi: optional (H, W) mask; ``roi_mode`` says whether only pixels
-            ``"inside"`` or ``"outside"`` it may change.
+        roi: optional (H, W) expert ROI on the grid of ``x``: the CAM–ROI
+            alignment of both maps is measured against it, and ``roi_mode``
+            (a key of :data:`ROI_MODES`) says whether the attack may change
+            pixels ``"everywhere"``, only ``"inside"`` or only ``"outside"`` it.
         cam_layer: layer for Grad-CAM (default ``model.cam_layer`` if present).
         seed: seeds the attack's random draws so a rerun shows the same picture.
 
+    Both Grad-CAMs explain the attacked class (``label``, else the clean
+    prediction), so a moved map means the evidence for the same class moved.
     Raises :class:`ConfigError` when the attack does not apply to the model
-    (e.g. APGD-T on a model with fewer than 4 classes); warnings raised by the
-    attack (probability outputs) are returned in :attr:`AttackView.warnings`.
+    (e.g. APGD-T on a model with fewer than 4 classes) or an ROI mode is asked
+    without an ROI; warnings raised by the attack (probability outputs) are
+    returned in :attr:`AttackView.warnings`.
     """
     import warnings as _warnings
 
     from core.attacks import AutoAttack, make_attack
     from core.explain import GradCAM, soft_dice
     from core.robustness import spearman_per_image
+    from core.studio.roi_alignment import alignment_pair
 
     if x.dim() != 4 or x.shape[0] != 1:
         raise ConfigError(f"expected one image as (1, C, H, W), got {tuple(x.shape)}")
+    problem = roi_mode_problem(roi is not None, roi_mode)
+    if problem is not None:
+        raise ConfigError(problem)
     start = time.perf_counter()
     if model.training:
         model.eval()
@@ -169,14 +191,16 @@ def analyse(model: nn.Module, x: torch.Tensor, *, attack: str = "fgsm", eps: flo
     else:
         attacker = make_attack(attack, model, float(eps), steps=int(steps) if attack in STEPPED else None,
                                n_queries=LAB_QUERIES)
+    roi_t = None
     if roi is not None:
-        attacker.roi_mode = roi_mode
         roi_t = torch.as_tensor(np.asarray(roi), dtype=torch.float32)
         if roi_t.shape[-2:] != x.shape[-2:]:
             roi_t = F.interpolate(roi_t[None, None], size=x.shape[-2:], mode="nearest")[0, 0]
-        roi_batch = (roi_t > 0.5).float()[None, None]
-    else:
-        roi_batch = None
+        roi_t = roi_t > 0.5
+    roi_batch = None
+    if roi_mode != "everywhere":
+        attacker.roi_mode = roi_mode
+        roi_batch = roi_t.float()[None, None]
     generator = torch.Generator().manual_seed(seed)
     broken_by = None
     with _warnings.catch_warnings(record=True) as caught:
@@ -194,13 +218,14 @@ def analyse(model: nn.Module, x: torch.Tensor, *, attack: str = "fgsm", eps: flo
     layer = cam_layer if cam_layer is not None else getattr(model, "cam_layer", None)
     cam_clean = cam_adv = None
     drift: dict[str, float] = {}
+    alignment: dict[str, dict[str, float]] = {}
     if layer is not None:
         with GradCAM(model, layer) as cam:
-            # Explain the clean prediction in both images: does the evidence for
-            # the same class move when the pixels are attacked?
-            target = int(clean_logits.argmax())
-            maps = cam(torch.cat([x, x_adv]), [target, target]).detach()
+            # The same class in both images: does its evidence move when the pixels are attacked?
+            maps = cam(torch.cat([x, x_adv]), [y, y]).detach()
         cam_clean, cam_adv = maps[0], maps[1]
+        if roi_t is not None:
+            alignment = alignment_pair(cam_clean, cam_adv, roi_t)
         # The same quantities as core.robustness.explanation_drift, from the maps already computed.
         drift = {"1 − soft Dice": float(1 - soft_dice(maps[:1], maps[1:])[0]),
                  "self floor": float(1 - soft_dice(maps[:1], maps[:1])[0]),
@@ -212,9 +237,20 @@ def analyse(model: nn.Module, x: torch.Tensor, *, attack: str = "fgsm", eps: flo
         clean_top=top_k(clean_logits, class_names), adversarial_top=top_k(adv_logits, class_names),
         cam_clean=None if cam_clean is None else cam_clean.numpy(),
         cam_adversarial=None if cam_adv is None else cam_adv.numpy(),
-        drift=drift, label=y, linf=float(delta.abs().max()), seconds=time.perf_counter() - start,
+        drift=drift, alignment=alignment, roi=None if roi_t is None else roi_t.numpy(), label=y,
+        label_name=_class_name(y, class_names), linf=float(delta.abs().max()), seconds=time.perf_counter() - start,
         attack=METHODS[attack], broken_by=broken_by, warnings=found,
     )
+
+
+def roi_mode_problem(has_roi: bool, roi_mode: str) -> str | None:
+    """Why the attack cannot use ``roi_mode`` (one line), or None; an unknown mode is a :class:`ConfigError`."""
+    if roi_mode not in ROI_MODES:
+        raise ConfigError(f"unknown ROI mode {roi_mode!r}; choose one of {', '.join(ROI_MODES)}")
+    if roi_mode != "everywhere" and not has_roi:
+        return (f"this image has no stored ROI, so the attack cannot be restricted to {roi_mode} the lesion; "
+                "draw one on Annotate or choose 'everywhere'")
+    return None
 
 
 def warm_up(model: nn.Module, in_channels: int, size: int) -> None:

@@ -30,11 +30,12 @@ def train_out_dir(workspace: Workspace, arch: str, dataset: str, seed: int, size
 
 def train_argv(workspace: Workspace, *, arch: str, dataset: str = "digits", preset: str = "tiny",
                epochs: int = 3, seed: int = 0, size: int = 64, spurious: bool = False,
-               data_root: str | None = None) -> list[str]:
+               data_root: str | None = None, patients: int | None = None) -> list[str]:
     """``python -m core train ...`` for one architecture.
 
-    ``size``, ``spurious`` (phantoms) and ``data_root`` (BraTS / VinDr) only
-    apply to the medical datasets and are left out for digits.
+    ``size``, ``spurious`` and ``patients`` (phantoms; None = the CLI's
+    default) and ``data_root`` (BraTS / VinDr) only apply to the medical
+    datasets and are left out for digits.
     """
     medical = dataset in MEDICAL_TRAIN_DATASETS
     out = train_out_dir(workspace, arch, dataset, seed, size if medical else None)
@@ -42,6 +43,8 @@ def train_argv(workspace: Workspace, *, arch: str, dataset: str = "digits", pres
             "--seed", str(seed), "--out", str(out)]
     if medical:
         argv += ["--size", str(size)] + (["--spurious"] if spurious else [])
+        if patients is not None:
+            argv += ["--patients", str(int(patients))]
         if data_root:
             argv += ["--data-root", str(data_root)]
     return argv

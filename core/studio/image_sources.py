@@ -1,7 +1,11 @@
-"""Images the analysis pages can pick: digits test samples, workspace images, uploads.
+"""Images the analysis pages can pick: workspace images, digits test samples, uploads.
 
 Every source becomes a :class:`StudioImage`: display pixels in [0, 1], and
-where known the class label and the union of the image's stored ROIs.
+where known the class label, the union of the image's stored ROIs and the
+dataset it comes from (what :mod:`core.studio.compat` pairs models with).
+Workspace images with an ROI are listed first: they are what the medical
+analyses need.  A store image's dataset is ``"store"`` unless its ROIs say
+where it was generated (the demo's phantoms record ``geometry["dataset"]``).
 """
 
 from __future__ import annotations
@@ -13,6 +17,8 @@ import numpy as np
 from core.errors import LoadError
 from core.workspace import Workspace
 
+from core.studio.compat import ImageSpec
+
 __all__ = ["Source", "StudioImage", "list_sources", "load_source", "from_upload", "N_DIGITS"]
 
 #: How many digits test images are offered.
@@ -21,11 +27,13 @@ N_DIGITS = 20
 
 @dataclass(frozen=True)
 class Source:
-    """A pickable image: ``kind`` is ``"digits"`` or ``"store"``; ``ref`` its index or image id."""
+    """A pickable image: ``kind`` is ``"digits"`` or ``"store"``; ``ref`` its index or image id;
+    ``has_roi`` whether it has a stored ROI."""
 
     kind: str
     ref: int
     title: str
+    has_roi: bool = False
 
 
 @dataclass
@@ -37,6 +45,14 @@ class StudioImage:
     label: int | None = None
     label_name: str | None = None
     roi: np.ndarray | None = None  # (H, W) bool
+    dataset: str | None = None  # "digits", "store", "brain-phantom", ...; None for uploads
+    modality: str | None = None  # e.g. "CT" (DICOM), for messages
+
+    @property
+    def spec(self) -> ImageSpec:
+        """What the image is, for :func:`core.studio.compat.pairing_problem`."""
+        kind = f"{self.modality} image" if self.modality else None
+        return ImageSpec.of(self.pixels, dataset=self.dataset, kind=kind, class_name=self.label_name)
 
 
 def _digits():
@@ -46,17 +62,18 @@ def _digits():
 
 
 def list_sources(workspace: Workspace) -> list[Source]:
-    """The first digits test images (what the demo models know), then the workspace images."""
+    """Workspace images with an ROI, the other workspace images, then the first digits test images."""
     from core.store import AnnotationStore
 
-    store = AnnotationStore(workspace)
-    labels = {lab.image_id: lab.label for lab in store.list_image_labels()}
-    sources = [Source("store", int(rec.id), (rec.display_name or f"image {rec.id}")
-                      + (f" [{labels[rec.id]}]" if rec.id in labels else ""))
-               for rec in store.list_images()]
+    rows = AnnotationStore(workspace).image_overview()
+    stored = [Source("store", int(row.image.id), (row.image.display_name or f"image {row.image.id}")
+                     + (f" [{row.class_label}]" if row.class_label else "") + (" · ROI" if row.n_rois else ""),
+                     row.n_rois > 0)
+              for row in rows]
+    stored.sort(key=lambda s: not s.has_roi)  # stable: ROI images first, each group by id
     digits = _digits()
-    return [Source("digits", i, f"digits test #{i} (a {digits.classes[int(digits.labels[i])]})")
-            for i in range(min(N_DIGITS, len(digits)))] + sources
+    return stored + [Source("digits", i, f"digits test #{i} (a {digits.classes[int(digits.labels[i])]})")
+                     for i in range(min(N_DIGITS, len(digits)))]
 
 
 def load_source(workspace: Workspace, source: Source) -> StudioImage:
@@ -64,7 +81,7 @@ def load_source(workspace: Workspace, source: Source) -> StudioImage:
     if source.kind == "digits":
         digits = _digits()
         x, y = digits[source.ref]
-        return StudioImage(x[0].numpy(), source.title, int(y), digits.classes[int(y)])
+        return StudioImage(x[0].numpy(), source.title, int(y), digits.classes[int(y)], dataset="digits")
     if source.kind == "store":
         from core.store import AnnotationStore
 
@@ -74,10 +91,13 @@ def load_source(workspace: Workspace, source: Source) -> StudioImage:
         store = AnnotationStore(workspace)
         rec = store.get_image(source.ref)
         pixels = render_plane(load_image(rec.source_path), plane_of(rec))
-        masks = [r.mask for r in store.list_rois(rec.id)]
-        roi = np.logical_or.reduce(masks) if masks else None
+        rois = store.list_rois(rec.id)
+        roi = np.logical_or.reduce([r.mask for r in rois]) if rois else None
         label = store.get_image_label(rec.id)
-        return StudioImage(pixels, source.title, None, label.label if label else None, roi)
+        generated = {r.geometry.get("dataset") for r in rois if isinstance(r.geometry, dict)} - {None}
+        dataset = generated.pop() if len(generated) == 1 else "store"
+        return StudioImage(pixels, source.title, None, label.label if label else None, roi, dataset=dataset,
+                           modality=rec.modality)
     raise LoadError(f"unknown image source {source.kind!r}")
 
 
@@ -90,4 +110,4 @@ def from_upload(data: bytes, name: str) -> StudioImage:
     image = load_image(data, name=name)
     middle = image.n_slices("axial") // 2 if image.is_volume else 0
     pixels = image.render(middle, axis="axial") if image.is_volume else image.render(0)
-    return StudioImage(pixels, name)
+    return StudioImage(pixels, name, modality=image.modality)
