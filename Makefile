@@ -7,7 +7,7 @@ PY     := $(VENV)/bin/python
 HOST   ?= 127.0.0.1
 PORT   ?= 8501
 
-.PHONY: run test install install-dev browser bench clean
+.PHONY: run test install install-dev browser bench screenshots clean
 
 # First run: fill the workspace (./data or $EQUIGUARD_WORKSPACE) with the offline demo;
 # its training continues in background jobs while the studio is open.
@@ -45,6 +45,10 @@ browser:
 
 bench: $(VENV)/.installed-dev
 	$(PY) -m benchmarks
+
+# Regenerate the README tour's screenshots (docs/images/) from the browser test.
+screenshots: $(VENV)/.installed-dev browser
+	EQUIGUARD_DOC_SCREENSHOTS=1 $(PY) -m pytest tests/test_attack_lab_browser.py
 
 clean:
 	rm -rf $(VENV) build *.egg-info .pytest_cache tests/artifacts

@@ -1,11 +1,14 @@
 """The Attack lab in a real browser on a medical image with its ROI and two few-shot models.
 
-Also writes the README tour's screenshots: ``docs/images/attack-lab-medical.png``,
-``docs/images/home.png`` and ``docs/images/fewshot.png`` (copies in ``tests/artifacts/``).
+Also takes the README tour's screenshots into ``tests/artifacts/``; with
+``EQUIGUARD_DOC_SCREENSHOTS=1`` (``make screenshots``) they also replace
+``docs/images/{attack-lab-medical,home,fewshot}.png``. A plain test run never
+changes committed files.
 """
 
 from __future__ import annotations
 
+import os
 import shutil
 
 import pytest
@@ -35,9 +38,10 @@ def lab_url(tmp_path_factory):
 
 def _shot(page, name: str) -> None:
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
-    DOC_IMAGES.mkdir(parents=True, exist_ok=True)
     page.screenshot(path=str(ARTIFACTS / name), full_page=True)
-    shutil.copyfile(ARTIFACTS / name, DOC_IMAGES / name)
+    if os.environ.get("EQUIGUARD_DOC_SCREENSHOTS") == "1":
+        DOC_IMAGES.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(ARTIFACTS / name, DOC_IMAGES / name)
 
 
 def _tables(page) -> list[list[list[str]]]:
