@@ -53,11 +53,12 @@ if c1.button("Load demo workspace", type="primary"):
             st.success(result.describe())
 
 st.subheader("Pages")
-st.page_link("pages/annotate.py", label="Annotate — draw and manage ROIs", icon=":material/draw:")
+st.page_link("pages/annotate.py", label="Annotate — read images and draw ROIs as a named reader", icon=":material/draw:")
+st.page_link("pages/agreement.py", label="Agreement — how far readers agree (Dice, HD95, κ)", icon=":material/group:")
 st.page_link("pages/fewshot.py", label="Few-shot training — guided vs unguided", icon=":material/psychology:")
-st.page_link("pages/symmetry.py", label="Symmetry models — train and register", icon=":material/360:")
-st.page_link("pages/attack_lab.py", label="Attack lab — FGSM/PGD side by side", icon=":material/swords:")
-st.page_link("pages/robustness.py", label="Robustness report — curves, heatmaps, CLEVER", icon=":material/monitoring:")
+st.page_link("pages/symmetry.py", label="Symmetry models — train on digits or medical images, registry of both model kinds", icon=":material/360:")
+st.page_link("pages/attack_lab.py", label="Attack lab — worst-case attacks on medical images, two models side by side", icon=":material/swords:")
+st.page_link("pages/robustness.py", label="Robustness report — worst case, masking checks, few-shot accuracy and CAM–ROI Dice under attack", icon=":material/monitoring:")
 
 if summary.jobs_total:
     st.subheader("Recent jobs")
