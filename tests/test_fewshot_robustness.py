@@ -179,3 +179,32 @@ def test_run_without_support_set_is_a_load_error(run_dir, tmp_path):
     torch.save(payload, bad / "checkpoint.pt")
     with pytest.raises(LoadError, match="without a support set"):
         run_report(bad, eps=(0.0,), angles=(), scales=())
+
+
+def test_cli_writes_the_report_atomically_and_prints_the_table(run_dir, tmp_path):
+    from conftest import run_cli
+
+    out = tmp_path / "r.json"
+    res = run_cli("--workspace", str(tmp_path / "ws"), "fewshot-robustness", "--run", str(run_dir), "--quick",
+                  "--eps", "0,2/255", "--angles", "90,random", "--scales", "none", "--roi-mode", "outside",
+                  "--out", str(out))
+    assert res.returncode == 0, res.stderr
+    doc = json.loads(out.read_text())
+    assert doc["quick"] and doc["settings"]["episodes"] == 3 and doc["settings"]["roi_mode"] == "outside"
+    assert doc["curves"]["rotation"]["x"] == [90.0, RANDOM_ANGLE] and doc["curves"]["scale"]["x"] == []
+    assert doc["settings"]["attack_steps"] == 10 and "eps 2.0/255" in res.stdout
+    assert [p.name for p in tmp_path.iterdir() if p.name.startswith("r.json")] == ["r.json"]
+
+
+@pytest.mark.parametrize("argv,match", [
+    (["--eps", "8"], "eps"), (["--scales", "0"], "scale"), (["--angles", "a,b"], "--angles"),
+    (["--steps", "0"], "--steps"), ([], "not a few-shot run folder")])
+def test_cli_bad_input_is_one_error_line(run_dir, tmp_path, capsys, argv, match):
+    from core.cli import main
+
+    target = tmp_path if match.startswith("not a") else run_dir
+    code = main(["--workspace", str(tmp_path / "ws"), "fewshot-robustness", "--run", str(target), *argv,
+                 "--out", str(tmp_path / "r.json")])
+    lines = capsys.readouterr().err.strip().splitlines()
+    assert code == 2 and len(lines) == 1 and lines[0].startswith("error:") and match in lines[0]
+    assert not (tmp_path / "r.json").exists()
