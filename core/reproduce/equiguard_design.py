@@ -67,7 +67,7 @@ class EquiGuardSizes:
     eval_episodes: int
     cam_episodes: int
     robust_episodes: int
-    eps: tuple[float, ...] = (1 / 255, 2 / 255)
+    eps: tuple[float, ...] = (0.25 / 255, 1 / 255)
     angles: tuple[float | str, ...] = (90.0, "random")
     scales: tuple[float, ...] = (0.8, 1.25)
     attack_version: str = "fast"
@@ -82,7 +82,7 @@ class EquiGuardSizes:
 
 
 FULL = EquiGuardSizes(patients=48, slices=4, size=64, hidden=16, embed_dim=64, episodes=100, eval_episodes=100,
-                      cam_episodes=10, robust_episodes=6)
+                      cam_episodes=2, robust_episodes=3, n_queries=100)
 QUICK = EquiGuardSizes(patients=24, slices=3, size=32, hidden=4, embed_dim=8, episodes=3, eval_episodes=4,
                        cam_episodes=1, robust_episodes=1, attack_steps=3, n_queries=10)
 
@@ -101,7 +101,9 @@ def check_choice(values: Sequence[str] | None, allowed: Sequence[str], what: str
 
 def grid(sizes: EquiGuardSizes, seeds: Sequence[int], datasets: Sequence[str] = DATASETS,
          cues: Sequence[str] = CUES) -> list[dict]:
-    """One run per phantom x cue x condition x seed (seed = data seed = training seed).
+    """One run per seed x phantom x cue x condition (seed = data seed = training seed).
+
+    Seeds come first, so an experiment stopped part-way has whole seeds finished.
 
     Each run is a :func:`core.fewshot.reproduction.make_run` dict (``name``,
     ``config``, ``dataset``, ``spurious``, ``arm``, seeds) plus ``cue``,
@@ -115,10 +117,10 @@ def grid(sizes: EquiGuardSizes, seeds: Sequence[int], datasets: Sequence[str] = 
         raise ConfigError("give at least one seed")
     run_sizes = sizes.run_sizes()
     runs = []
-    for dataset in datasets:
-        for cue in cues:
-            for cond in CONDITIONS:
-                for seed in seeds:
+    for seed in seeds:
+        for dataset in datasets:
+            for cue in cues:
+                for cond in CONDITIONS:
                     run = make_run(dataset, cue != "none", cond.label, TRAININGS[cond.training], seed, seed,
                                    run_sizes, cue_kind="corner" if cue == "none" else cue)
                     run["config"] = replace(run["config"], backbone=cond.backbone)
