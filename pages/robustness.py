@@ -8,6 +8,7 @@ import streamlit as st
 from pages import _ui
 from core.jobs import launch_job
 from core.studio import commands
+from core.studio import fewshot_robustness_view as fv
 from core.studio import robustness_view as rv
 from core.studio.registry import list_models
 
@@ -162,6 +163,50 @@ else:
     if summary.get("markdown"):
         with st.expander("Summary table"):
             st.markdown(summary["markdown"])
+
+# ---------------------------------------------------------------- few-shot models
+st.header("Few-shot models")
+fs_runs = fv.fewshot_runs(ws)
+if not fs_runs:
+    st.info("No few-shot runs yet: train a guided and an unguided one on the Few-shot page "
+            "(or `python -m core fewshot`).")
+else:
+    fs_names = [r.name for r in fs_runs]
+    fs_reports, fs_problems = fv.fewshot_reports(ws, fs_runs)
+    with st.expander("Evaluate few-shot runs (background jobs)", expanded=not fs_reports):
+        st.caption("Each run is evaluated on its own held-out test episodes (its evaluation seed; support and query "
+                   "from different patients): prototypes from the clean support set, only the queries perturbed. "
+                   "Worst case = the AutoAttack-style ensemble (fast budget) against that episode's prototypes.")
+        fs_chosen = st.multiselect("Few-shot runs", fs_names, default=fs_names[:2], key="rb_fs_runs")
+        c1, c2 = st.columns(2)
+        fs_mode = c1.selectbox("Attack region", ["whole image", "outside the ROI only", "inside the ROI only"],
+                               key="rb_fs_mode", help="outside only = a spurious-feature attack")
+        fs_quick = c2.toggle("Quick look (3 episodes, small attack budget)", key="rb_fs_quick")
+        if st.button("Start few-shot robustness jobs", type="primary", disabled=not fs_chosen, key="rb_fs_start"):
+            mode = {"outside the ROI only": "outside", "inside the ROI only": "inside"}.get(fs_mode)
+            for r in (r for r in fs_runs if r.name in fs_chosen):
+                argv = commands.fewshot_robustness_argv(ws, r.name, r.path.parent, quick=fs_quick, roi_mode=mode)
+                launch_job(ws, "robustness", argv, title=f"few-shot robustness {r.name}")
+            st.toast("few-shot robustness jobs started")
+    for problem in fs_problems:
+        st.error(problem)
+    if not fs_reports:
+        st.info("No few-shot robustness report yet: start an evaluation above.")
+    else:
+        shown = st.multiselect("Reports on the plots", list(fs_reports), default=list(fs_reports), key="rb_fs_show")
+        picked = {k: v for k, v in fs_reports.items() if k in shown}
+        exported["fewshot"] = picked
+        cols = st.columns(2)
+        for i, (kind, metric, title, xlab, xs) in enumerate(fv.FIGURES):
+            series = fv.curve_series(picked, kind, metric)
+            if series:
+                ylab = "episodic accuracy (%)" if metric == "accuracy" else "CAM–ROI soft Dice (×100)"
+                fig = rv.curve_figure(series, title, xlab, x_scale=xs, y_title=ylab)
+                cols[i % 2].plotly_chart(fig, key=f"rb-fs-{kind}-{metric}")
+                figures.append(fig)
+                curves[f"few-shot {metric} vs {kind}"] = series
+        st.markdown("**Few-shot summary** (%, mean ± 95% CI over test episodes)")
+        st.dataframe(fv.summary_rows(picked), hide_index=True, key="rb-fs-table")
 
 # ---------------------------------------------------------------- downloads
 if exported:

@@ -16,6 +16,9 @@ Public API::
     PrototypeScoreTarget(protos, labels, metric, score)   # Grad-CAM target against fixed prototypes
     explanation_checks(model, test_data, way, shot, query, sizes=CheckSizes(...), seed) -> alignment of every
         explainer, randomisation check, deletion/insertion;  check_run(run_config, run_dir, sizes)
+    perturbation_report(model, test_data, way, shot, query, episodes, seed, eval_disjoint, cam_score, eps, angles,
+        scales, attack, roi_mode, ...) -> accuracy, CAM-ROI Dice, pointing under attack / rotation / scale (95% CIs)
+    run_report(run_dir, workspace, episodes, **options)   # the same for a finished run folder, its own test split
     save_checkpoint(...); load_checkpoint(path) -> (model, payload)
     RunConfig(...), RunConfig.from_preset("recommended"|"paper", train={...}, **options)
     prepare_run(config) -> (train, test); run_fewshot(config, out_dir, progress) -> metrics (files in out_dir)
@@ -35,6 +38,7 @@ from core.fewshot.experiment import DATASETS, RunConfig, load_split, prepare_run
 from core.fewshot.explanation_checks import FULL_CHECKS, QUICK_CHECKS, CheckSizes, check_run, explanation_checks
 from core.fewshot.guidance import CAM_SCORES, GUIDANCE, EpisodePrototypeTarget
 from core.fewshot.protonet import ProtoNet, class_prototypes
+from core.fewshot.robustness import perturbation_report, rescale_with_roi, rotate_with_roi, run_report
 from core.fewshot.sampler import Episode, EpisodicSampler
 from core.fewshot.stats import mean_ci
 from core.fewshot.symmetry_backbones import SymmetryBackbone
@@ -55,6 +59,7 @@ __all__ = [
     "CAM_SCORES", "GUIDANCE", "EpisodePrototypeTarget",
     "ProtoNet", "class_prototypes",
     "Episode", "EpisodicSampler",
+    "perturbation_report", "run_report", "rotate_with_roi", "rescale_with_roi",
     "mean_ci",
     "TrainConfig", "TrainResult", "episode_step", "train_fewshot",
     "DEFAULT_PRESET", "DEFAULTS", "PRESETS", "Preset", "parse_seed",

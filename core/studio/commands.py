@@ -15,7 +15,8 @@ from core.workspace import Workspace
 
 __all__ = ["TRAIN_DATASETS", "MEDICAL_TRAIN_DATASETS", "train_argv", "train_out_dir", "fewshot_argv",
            "fewshot_out_dir", "fewshot_check", "robustness_dir", "ROBUSTNESS_RUNS", "robustness_argv",
-           "reproduce_argv", "surrogate_for"]
+           "reproduce_argv", "surrogate_for", "FEWSHOT_ROBUSTNESS_OPTIONS", "FEWSHOT_ROBUSTNESS_QUICK",
+           "fewshot_robustness_path", "fewshot_robustness_argv"]
 
 #: What the Symmetry page trains on: digits, then the medical datasets (split by patient).
 TRAIN_DATASETS: tuple[str, ...] = ("digits", "brain-phantom", "cxr-phantom", "store", "brats", "vindr")
@@ -140,3 +141,32 @@ def reproduce_argv(workspace: Workspace, quick: bool = True) -> list[str]:
     """``python -m core reproduce equivariance`` into ``<workspace>/reports/equivariance[-quick]``."""
     out = workspace.reports / ("equivariance-quick" if quick else "equivariance")
     return ["reproduce", "equivariance", *(["--quick"] if quick else []), "--out", str(out)]
+
+
+#: The studio's few-shot robustness job (``python -m core fewshot-robustness``): the fast worst-case ensemble on
+#: 40 test episodes of the run (its eval seed), curves over ε, rotation and scale.
+FEWSHOT_ROBUSTNESS_OPTIONS: list[str] = ["--eps", "0,1/255,2/255,4/255,8/255", "--angles", "0,45,90,180,random",
+                                         "--scales", "0.8,0.9,1,1.1,1.25", "--episodes", "40"]
+#: Its quick variant (a first look in about a minute).
+FEWSHOT_ROBUSTNESS_QUICK: list[str] = ["--quick", "--eps", "0,2/255,8/255", "--angles", "0,90,random",
+                                       "--scales", "0.8,1,1.25"]
+
+
+def fewshot_robustness_path(workspace: Workspace, model_name: str, roi_mode: str | None = None) -> Path:
+    """Where the studio's few-shot robustness job for registry model ``model_name`` writes its report."""
+    suffix = f"-{roi_mode}" if roi_mode else ""
+    return robustness_dir(workspace, model_name) / f"fewshot-robustness{suffix}.json"
+
+
+def fewshot_robustness_argv(workspace: Workspace, model_name: str, run_folder: Path, *, quick: bool = False,
+                            roi_mode: str | None = None) -> list[str]:
+    """``python -m core fewshot-robustness --run <run_folder> ...`` writing :func:`fewshot_robustness_path`.
+
+    ``run_folder`` holds the run's ``checkpoint.pt`` and ``metrics.json``; ``roi_mode``
+    (``outside``/``inside``) restricts the attack to that side of the ROI.
+    """
+    argv = ["fewshot-robustness", "--run", str(run_folder),
+            *(FEWSHOT_ROBUSTNESS_QUICK if quick else FEWSHOT_ROBUSTNESS_OPTIONS)]
+    if roi_mode:
+        argv += ["--roi-mode", roi_mode]
+    return argv + ["--out", str(fewshot_robustness_path(workspace, model_name, roi_mode))]

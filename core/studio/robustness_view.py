@@ -123,11 +123,14 @@ def curve_series_from_reproduction(summary: Mapping[str, Any], kind: str) -> Ser
     return series
 
 
-def curve_figure(series: Series, title: str, x_title: str, x_scale: float = 1.0, weak: Series | None = None):
+def curve_figure(series: Series, title: str, x_title: str, x_scale: float = 1.0, weak: Series | None = None,
+                 y_title: str = "accuracy (%)"):
     """Accuracy (%) curves with shaded 95% CI bands; ``x_scale`` 255 shows ε in /255 units.
 
     ``weak`` curves (e.g. PGD-10) are drawn dashed in their model's colour and
-    named "(weak)", so they are never mistaken for the headline.
+    named "(weak)", so they are never mistaken for the headline.  Values in
+    [0, 1] are shown ×100 on the ``y_title`` axis; text x values (e.g. a
+    ``"random"`` angle) make a categorical axis and are not scaled.
     """
     import plotly.graph_objects as go
     from plotly.colors import qualitative
@@ -136,7 +139,7 @@ def curve_figure(series: Series, title: str, x_title: str, x_scale: float = 1.0,
     palette = qualitative.Plotly
     for i, (name, (x, mean, ci)) in enumerate(series.items()):
         color = palette[i % len(palette)]
-        xs = [v * x_scale for v in x]
+        xs = [v * x_scale if isinstance(v, (int, float)) else v for v in x]
         ys = [100 * m for m in mean]
         half = [100 * (c or 0.0) for c in ci]
         if any(half):
@@ -151,7 +154,7 @@ def curve_figure(series: Series, title: str, x_title: str, x_scale: float = 1.0,
             fig.add_trace(go.Scatter(x=[v * x_scale for v in wx], y=[100 * m for m in wmean], mode="lines",
                                      name=f"{name} PGD-10 (weak)", line=dict(color=color, dash="dash"),
                                      opacity=0.6, legendgroup=name))
-    fig.update_layout(title=title, xaxis_title=x_title, yaxis_title="accuracy (%)", yaxis_range=[0, 100],
+    fig.update_layout(title=title, xaxis_title=x_title, yaxis_title=y_title, yaxis_range=[0, 100],
                       height=420, margin=dict(l=10, r=10, t=50, b=10),
                       # Below the axis: six models wrap to two legend rows, which above the plot cover the title.
                       legend=dict(orientation="h", yanchor="top", y=-0.22, x=0))
