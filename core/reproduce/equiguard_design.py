@@ -81,8 +81,10 @@ class EquiGuardSizes:
         return Sizes(**{k: v for k, v in asdict(self).items() if k in Sizes.__dataclass_fields__})
 
 
-FULL = EquiGuardSizes(patients=48, slices=4, size=64, hidden=16, embed_dim=64, episodes=100, eval_episodes=100,
-                      cam_episodes=2, robust_episodes=3, n_queries=100)
+#: Fitted to the time the machine allowed: about 35 minutes for 3 seeds in 2 worker processes on two cores
+#: shared with other jobs (docs/science/equiguard.md, "Sizes").
+FULL = EquiGuardSizes(patients=48, slices=4, size=48, hidden=16, embed_dim=64, episodes=80, eval_episodes=60,
+                      cam_episodes=1, robust_episodes=2, n_queries=100)
 QUICK = EquiGuardSizes(patients=24, slices=3, size=32, hidden=4, embed_dim=8, episodes=3, eval_episodes=4,
                        cam_episodes=1, robust_episodes=1, attack_steps=3, n_queries=10)
 
