@@ -9,6 +9,8 @@ same episodes).  :func:`run_metrics` then reads one number per metric from a
 run's result (fresh or from the resume cache):
 
 * ``accuracy``: clean episodic accuracy over all ``eval_episodes``;
+* ``subset_accuracy``: clean accuracy of the queries the perturbations below
+  use (the first ``robust_episodes``): the reference for them;
 * ``dice`` / ``pointing``: CAM-ROI soft Dice and pointing game of the clean
   queries of the robustness episodes (Grad-CAM of the log-probability target);
 * ``attack_accuracy@ε`` / ``attack_dice@ε``: the same queries under the worst case;
@@ -57,7 +59,7 @@ class RobustnessEvaluation:
 
 def metric_names(sizes: EquiGuardSizes) -> list[str]:
     """The metrics of :func:`run_metrics`, in table order."""
-    names = ["accuracy", "dice", "pointing"]
+    names = ["accuracy", "subset_accuracy", "dice", "pointing"]
     names += [f"attack_accuracy@{eps_label(e)}" for e in sizes.eps]
     names += [f"attack_dice@{eps_label(e)}" for e in sizes.eps]
     names += ["rot90_accuracy", "rot_random_accuracy", "rescale_accuracy"]
@@ -75,6 +77,7 @@ def run_metrics(result: dict, sizes: EquiGuardSizes) -> dict[str, float | None]:
     rob = result["robustness"]
     curves = rob["curves"]
     out: dict[str, float | None] = {"accuracy": float(result["accuracy"]["mean"]),
+                                    "subset_accuracy": rob["clean"]["accuracy"]["mean"],
                                     "dice": rob["clean"]["dice"]["mean"], "pointing": rob["clean"]["pointing"]["mean"]}
     for e in sizes.eps:
         x = curves["attack"]["x"][min(range(len(curves["attack"]["x"])),

@@ -18,7 +18,7 @@ _SHORT = {"brain-phantom": "brain", "cxr-phantom": "CXR"}
 def metric_header(name: str) -> str:
     """Column title of a metric of :func:`core.reproduce.equiguard_eval.metric_names`."""
     base, _, at = name.partition("@")
-    titles = {"accuracy": "clean acc %", "dice": "CAM-ROI Dice", "pointing": "pointing",
+    titles = {"accuracy": "clean acc %", "subset_accuracy": "clean acc % (attacked queries)", "dice": "CAM-ROI Dice", "pointing": "pointing",
               "attack_accuracy": "attack acc %", "attack_dice": "attack Dice", "rot90_accuracy": "rot 90° acc %",
               "rot_random_accuracy": "rot random acc %", "rescale_accuracy": "rescale acc %"}
     title = titles.get(base, base)
@@ -27,18 +27,11 @@ def metric_header(name: str) -> str:
 
 def format_interval(ci: dict | None, name: str, signed: bool = False) -> str:
     """``81.2 ± 3.4`` (accuracy, percent) or ``0.312 ± 0.020``; ``n/a`` when nothing was measured."""
-    if not ci or ci.get("mean") is None:
-        return "n/a"
+    from core.reproduce.equivariance_report import _fmt
+
     base = name.partition("@")[0]
     scale, digits = (100.0, 1) if base.endswith("accuracy") else (1.0, 3 if base.endswith("dice") else 2)
-    sign = "+" if signed else ""
-    text = f"{ci['mean'] * scale:{sign}.{digits}f}"
-    if ci.get("ci95") is None:
-        return text
-    text += f" ± {ci['ci95'] * scale:.{digits}f}"
-    if signed and abs(ci["mean"]) > ci["ci95"]:
-        text += " *"
-    return text
+    return _fmt(ci, scale, digits, signed)
 
 
 def _table(head: list[str], rows: list[list[str]]) -> str:
