@@ -31,9 +31,9 @@ __all__ = ["RobustnessEvaluation", "metric_names", "run_metrics", "eps_label"]
 
 
 def eps_label(eps: float) -> str:
-    """``2/255`` for multiples of 1/255 (and halves), else the plain number."""
+    """``2/255`` for multiples of 1/255 (and of a quarter of it, ``0.25/255``), else the plain number."""
     n = eps * 255
-    if abs(n * 2 - round(n * 2)) < 1e-6:
+    if abs(n * 4 - round(n * 4)) < 1e-6:
         return f"{n:g}/255"
     return f"{eps:g}"
 
