@@ -120,8 +120,8 @@ def test_quick_report_has_every_condition(tmp_path):
         # Accuracy under attack never exceeds the clean accuracy of the same queries.
         run = next(r for r in summary["runs"] if (r["dataset"], r["cue"], r["backbone"], r["training"])
                    == (row["dataset"], row["cue"], row["backbone"], row["training"]))
-        clean = run["robust_clean"]["accuracy"]["mean"]
-        assert all(a["mean"] <= clean + 1e-9 for a in run["curves"]["attack"]["accuracy"])
+        m = run["metrics"]
+        assert all(m[n] <= m["subset_accuracy"] + 1e-9 for n in summary["metrics"] if n.startswith("attack_accuracy"))
     assert len(summary["differences"]) == len(DATASETS) * len(CUES) * len(CONTRASTS)
     md = (out / "results.md").read_text()
     assert "NOT clinical data" in md and md.count("\n| brain |") + md.count("\n| CXR |") == 40 + 40

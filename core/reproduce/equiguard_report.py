@@ -79,5 +79,6 @@ def markdown_report(summary: dict, rows: list[dict], diffs: list[dict], names: S
         f"Differences: same-seed pairs only, t-interval over the per-seed differences; * = excludes 0.")
     return (f"# EquiGuard: symmetry priors × expert guidance under attack ({'quick' if summary['quick'] else 'full'})"
             f"\n\n{note}\n\n## Every condition\n\n{conditions_table(rows, names)}\n\n## Paired differences\n\n"
-            f"{differences_tables(diffs, names)}\n\nWall time: {summary['wall_seconds'] / 60:.1f} min "
-            f"({summary['runs_computed']} runs computed, {summary['runs_cached']} from the resume cache).\n")
+            f"{differences_tables(diffs, names)}\n\nWall time of this invocation: {summary['wall_seconds'] / 60:.1f} min "
+            f"({summary['runs_computed']} runs computed, {summary['runs_cached']} from the resume cache); the runs' own "
+            f"wall times add up to {summary['run_seconds_total'] / 60:.1f} min.\n")
