@@ -16,8 +16,8 @@ import hashlib
 import json
 import multiprocessing as mp
 import time
-from dataclasses import asdict, is_dataclass
 from concurrent.futures import ProcessPoolExecutor, as_completed
+from dataclasses import asdict, is_dataclass
 from pathlib import Path
 from typing import Callable
 
@@ -28,7 +28,7 @@ from core.fewshot.experiment import RunConfig, run_fewshot
 from core.fewshot.stats import mean_ci
 from core.progress import ProgressCallback, ProgressEvent
 
-__all__ = ["seed_pairs", "run_grid", "run_key", "cached_result", "pool_cells", "spread"]
+__all__ = ["seed_pairs", "run_grid", "run_key", "cached_result", "RunEvaluation", "CACHE_FILE", "pool_cells", "spread"]
 
 #: A run's extra evaluation, called in the worker after training: ``(run, run folder) -> dict`` merged into
 #: its result.  It must be picklable (a module-level function or an instance of a module-level class);
