@@ -14,7 +14,8 @@ from core.studio.registry import list_models
 
 ws = _ui.workspace()
 st.title("Robustness report")
-st.caption("All evaluation runs as background jobs (`python -m core attack`, `clever`, `reproduce equivariance`). "
+st.caption("All evaluation runs as background jobs (`python -m core attack`, `clever`, `reproduce equivariance`, "
+           "`fewshot-robustness`). "
            "The headline is the **worst case**: per image over an AutoAttack-style ensemble and every other attack; "
            "PGD-10 and FGSM are weak attacks, shown dashed only to compare with the paper. "
            "ε is in pixel units (shown ×255). Bands are 95% confidence intervals: over attack seeds for "
@@ -175,15 +176,15 @@ else:
     fs_reports, fs_problems = fv.fewshot_reports(ws, fs_runs)
     with st.expander("Evaluate few-shot runs (background jobs)", expanded=not fs_reports):
         st.caption("Each run is evaluated on its own held-out test episodes (its evaluation seed; support and query "
-                   "from different patients): prototypes from the clean support set, only the queries perturbed. "
+                   "from different patients when the run was evaluated so): prototypes from the clean support set, only the queries perturbed. "
                    "Worst case = the AutoAttack-style ensemble (fast budget) against that episode's prototypes.")
         fs_chosen = st.multiselect("Few-shot runs", fs_names, default=fs_names[:2], key="rb_fs_runs")
         c1, c2 = st.columns(2)
-        fs_mode = c1.selectbox("Attack region", ["whole image", "outside the ROI only", "inside the ROI only"],
-                               key="rb_fs_mode", help="outside only = a spurious-feature attack")
+        fs_mode = c1.selectbox("Attack region", list(fv.ROI_MODE_CHOICES), key="rb_fs_mode",
+                               help="outside only = a spurious-feature attack")
         fs_quick = c2.toggle("Quick look (3 episodes, small attack budget)", key="rb_fs_quick")
         if st.button("Start few-shot robustness jobs", type="primary", disabled=not fs_chosen, key="rb_fs_start"):
-            mode = {"outside the ROI only": "outside", "inside the ROI only": "inside"}.get(fs_mode)
+            mode = fv.ROI_MODE_CHOICES[fs_mode]
             for r in (r for r in fs_runs if r.name in fs_chosen):
                 argv = commands.fewshot_robustness_argv(ws, r.name, r.path.parent, quick=fs_quick, roi_mode=mode)
                 launch_job(ws, "robustness", argv, title=f"few-shot robustness {r.name}")
@@ -197,10 +198,9 @@ else:
         picked = {k: v for k, v in fs_reports.items() if k in shown}
         exported["fewshot"] = picked
         cols = st.columns(2)
-        for i, (kind, metric, title, xlab, xs) in enumerate(fv.FIGURES):
+        for i, (kind, metric, title, xlab, xs, ylab) in enumerate(fv.FIGURES):
             series = fv.curve_series(picked, kind, metric)
             if series:
-                ylab = "episodic accuracy (%)" if metric == "accuracy" else "CAM–ROI soft Dice (×100)"
                 fig = rv.curve_figure(series, title, xlab, x_scale=xs, y_title=ylab)
                 cols[i % 2].plotly_chart(fig, key=f"rb-fs-{kind}-{metric}")
                 figures.append(fig)

@@ -79,10 +79,11 @@ def test_reports_overlay_guided_and_unguided(fs_reports):
     reports, problems = fs_reports
     assert not problems and len(reports) == 2
     assert sorted(" · ".join(k.split(" · ")[1:3]) for k in reports) == ["conv4 · guided (dice)", "conv4 · unguided"]
-    for kind, metric, title, xlab, xs in fv.FIGURES:
+    for kind, metric, title, xlab, xs, ylab in fv.FIGURES:
         series = fv.curve_series(reports, kind, metric)
         assert set(series) == set(reports)
-        fig = rv.curve_figure(series, title, xlab, x_scale=xs)
+        fig = rv.curve_figure(series, title, xlab, x_scale=xs, y_title=ylab)
+        assert fig.layout.yaxis.title.text == ylab
         assert len([t for t in fig.data if t.mode == "lines+markers"]) == 2
     rot = fv.curve_series(reports, "rotation", "accuracy")
     assert all(x == ["0", "90", "random"] for x, _, _ in rot.values())

@@ -38,7 +38,8 @@ from core.fewshot.experiment import DATASETS, RunConfig, load_split, prepare_run
 from core.fewshot.explanation_checks import FULL_CHECKS, QUICK_CHECKS, CheckSizes, check_run, explanation_checks
 from core.fewshot.guidance import CAM_SCORES, GUIDANCE, EpisodePrototypeTarget
 from core.fewshot.protonet import ProtoNet, class_prototypes
-from core.fewshot.robustness import perturbation_report, rescale_with_roi, rotate_with_roi, run_report
+from core.fewshot.robustness import perturbation_report, run_report
+from core.fewshot.roi_transforms import rescale_with_roi, rotate_with_roi
 from core.fewshot.sampler import Episode, EpisodicSampler
 from core.fewshot.stats import mean_ci
 from core.fewshot.symmetry_backbones import SymmetryBackbone

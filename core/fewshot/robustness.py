@@ -40,6 +40,7 @@ from core.fewshot.data import FewShotData
 from core.fewshot.evaluate import PrototypeScoreTarget, embed
 from core.fewshot.guidance import CAM_SCORES
 from core.fewshot.protonet import ProtoNet, class_prototypes
+from core.fewshot.roi_transforms import rescale_with_roi, rotate_with_roi
 from core.fewshot.sampler import EpisodicSampler
 from core.fewshot.stats import mean_ci
 from core.fewshot_defaults import DEFAULTS as D
@@ -56,33 +57,6 @@ DEFAULT_SCALES: tuple[float, ...] = (0.8, 1.0, 1.25)
 #: What is measured per condition, and the perturbation kinds (the report's ``curves`` keys).
 METRICS = ("accuracy", "dice", "pointing")
 KINDS = ("attack", "rotation", "scale")
-
-
-def _mask_like(roi: torch.Tensor, fn) -> torch.Tensor:
-    """(B, H, W) bool ROI moved by the image transform ``fn`` ((B, 1, H, W) float -> same), re-binarised at 0.5."""
-    return fn(roi.float()[:, None])[:, 0] >= 0.5
-
-
-def rotate_with_roi(x: torch.Tensor, roi: torch.Tensor, angles: float | torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-    """Rotate images (B, C, H, W) and their ROIs (B, H, W) together by ``angles`` degrees.
-
-    ``angles`` is one angle for the batch or a (B,) tensor (one per image);
-    multiples of 90° are exact permutations (:func:`core.datasets.rotate_images`).
-    """
-    from core.datasets import rotate_images
-
-    if not isinstance(angles, torch.Tensor) or angles.dim() == 0:
-        a = float(angles)
-        return rotate_images(x, a).clamp(0, 1), _mask_like(roi, lambda m: rotate_images(m, a))
-    parts = [rotate_with_roi(x[i:i + 1], roi[i:i + 1], float(a)) for i, a in enumerate(angles.tolist())]
-    return torch.cat([p[0] for p in parts]), torch.cat([p[1] for p in parts])
-
-
-def rescale_with_roi(x: torch.Tensor, roi: torch.Tensor, factor: float) -> tuple[torch.Tensor, torch.Tensor]:
-    """Zoom images (B, C, H, W) and ROIs (B, H, W) by ``factor`` about the centre (:func:`core.datasets.rescale_images`)."""
-    from core.datasets import rescale_images
-
-    return rescale_images(x, factor).clamp(0, 1), _mask_like(roi, lambda m: rescale_images(m, factor))
 
 
 def _check(eps, angles, scales, cam_score: str, roi_mode: str | None, attack: str) -> tuple[list, list, list]:
@@ -243,8 +217,8 @@ def _run_episodes(model, measure, sampler, data, rows, info, eps, angles, scales
             return measure(pair[0], y, pair[1], protos)
 
         rows["clean"].append(clean)
-        rows["attack"].append(_attack_rows(model, measure, x, y, roi, protos, eps, ep, data, attack, version, steps,
-                                           n_queries, roi_mode, seed, i, info))
+        rows["attack"].append(_attack_rows(model, measure, clean, x, y, roi, protos, eps, ep, data, attack, version,
+                                           steps, n_queries, roi_mode, seed, i, info))
         random_angles = torch.rand(len(x), generator=angle_gen) * 360.0
         rows["rotation"].append([moved(rotate_with_roi(x, roi, random_angles if a == RANDOM_ANGLE else a))
                                  if a != 0.0 else clean for a in angles])
@@ -254,9 +228,9 @@ def _run_episodes(model, measure, sampler, data, rows, info, eps, angles, scales
                                    metrics={"clean_acc": float(np.mean([r["accuracy"] for r in rows["clean"]]))}))
 
 
-def _attack_rows(model, measure, x, y, roi, protos, eps, ep, data, attack, version, steps, n_queries, roi_mode,
-                 seed: int, index: int, info: dict) -> list[dict]:
-    """One row per ε of the attacked queries of one episode (ε = 0 is the clean row)."""
+def _attack_rows(model, measure, clean: dict, x, y, roi, protos, eps, ep, data, attack, version, steps, n_queries,
+                 roi_mode, seed: int, index: int, info: dict) -> list[dict]:
+    """One row per ε of the attacked queries of one episode (ε = 0 is the ``clean`` row)."""
     names = [data.class_names[int(c)] for c in ep.classes]
     clf = PrototypeClassifier(model, protos, names, x.shape[1], x.shape[-1]).eval()
     with torch.no_grad():
@@ -279,7 +253,6 @@ def _attack_rows(model, measure, x, y, roi, protos, eps, ep, data, attack, versi
             survived = torch.ones(adv.shape[:2], dtype=torch.bool)
         for k, e in enumerate(positive):
             out_by_eps[e] = measure(adv[k], y, roi, protos, correct=clean_ok & survived[k])
-    clean = measure(x, y, roi, protos, correct=clean_ok)
     return [out_by_eps.get(e, clean) for e in eps]
 
 

@@ -19,17 +19,21 @@ from core.errors import LoadError
 from core.workspace import Workspace
 
 __all__ = ["fewshot_runs", "report_files", "load_report", "fewshot_reports", "curve_series", "summary_rows",
-           "FIGURES", "report_label"]
+           "FIGURES", "ROI_MODE_CHOICES", "report_label"]
 
-#: The page's figures: (kind, metric, title, x axis title, x scale).
-FIGURES: tuple[tuple[str, str, str, str, float], ...] = (
-    ("attack", "accuracy", "Few-shot: worst-case episodic accuracy vs ε", "ε (/255)", 255.0),
-    ("attack", "dice", "Few-shot: CAM–ROI Dice under the worst-case attack vs ε", "ε (/255)", 255.0),
-    ("rotation", "accuracy", "Few-shot: episodic accuracy vs rotation", "angle (°)", 1.0),
-    ("rotation", "dice", "Few-shot: CAM–ROI Dice vs rotation (ROI rotated too)", "angle (°)", 1.0),
-    ("scale", "accuracy", "Few-shot: episodic accuracy vs scale", "scale factor", 1.0),
-    ("scale", "dice", "Few-shot: CAM–ROI Dice vs scale (ROI rescaled too)", "scale factor", 1.0),
+#: The page's figures: (kind, metric, title, x axis title, x scale, y axis title).
+_ACC, _DICE = "episodic accuracy (%)", "CAM–ROI soft Dice (×100)"
+FIGURES: tuple[tuple[str, str, str, str, float, str], ...] = (
+    ("attack", "accuracy", "Few-shot: worst-case episodic accuracy vs ε", "ε (/255)", 255.0, _ACC),
+    ("attack", "dice", "Few-shot: CAM–ROI Dice under the worst-case attack vs ε", "ε (/255)", 255.0, _DICE),
+    ("rotation", "accuracy", "Few-shot: episodic accuracy vs rotation", "angle (°)", 1.0, _ACC),
+    ("rotation", "dice", "Few-shot: CAM–ROI Dice vs rotation (ROI rotated too)", "angle (°)", 1.0, _DICE),
+    ("scale", "accuracy", "Few-shot: episodic accuracy vs scale", "scale factor", 1.0, _ACC),
+    ("scale", "dice", "Few-shot: CAM–ROI Dice vs scale (ROI rescaled too)", "scale factor", 1.0, _DICE),
 )
+#: The page's attack-region choices and the ``--roi-mode`` each means.
+ROI_MODE_CHOICES: dict[str, str | None] = {"whole image": None, "outside the ROI only": "outside",
+                                           "inside the ROI only": "inside"}
 
 
 def fewshot_runs(workspace: Workspace) -> list:
