@@ -5,24 +5,36 @@ is a dict with ``name``, ``config`` (:class:`RunConfig`), ``data_seed``,
 ``train_seed`` and the cell labels (``dataset``, ``spurious``, ``arm``).
 Each run writes its checkpoint and metrics to ``<run_dir>/<name>/``; the run
 folder holds a ``.gitignore`` so checkpoints kept for later analyses are
-never committed by accident.
+never committed by accident.  With ``resume=True`` each finished run also
+leaves ``<run_dir>/<name>/grid_result.json``, keyed by a hash of everything
+that made it, so a grid that was interrupted skips the runs it already has.
 """
 
 from __future__ import annotations
 
+import hashlib
+import json
 import multiprocessing as mp
 import time
 from concurrent.futures import ProcessPoolExecutor, as_completed
+from dataclasses import asdict, is_dataclass
 from pathlib import Path
+from typing import Callable
 
 import numpy as np
 
-from core.atomic import write_text_atomic
+from core.atomic import write_json_atomic, write_text_atomic
 from core.fewshot.experiment import RunConfig, run_fewshot
 from core.fewshot.stats import mean_ci
 from core.progress import ProgressCallback, ProgressEvent
 
-__all__ = ["seed_pairs", "run_grid", "pool_cells", "spread"]
+__all__ = ["seed_pairs", "run_grid", "run_key", "cached_result", "RunEvaluation", "CACHE_FILE", "pool_cells", "spread"]
+
+#: A run's extra evaluation, called in the worker after training: ``(run, run folder) -> dict`` merged into
+#: its result.  It must be picklable (a module-level function or an instance of a module-level class);
+#: its ``cache_key`` attribute (or else its repr) enters :func:`run_key`.
+RunEvaluation = Callable[[dict, Path], dict]
+CACHE_FILE = "grid_result.json"
 
 
 def seed_pairs(data_seeds: list[int], train_seeds: list[int]) -> list[tuple[int, int]]:
@@ -50,7 +62,29 @@ def _same_patient_accuracy(config: RunConfig, folder: Path) -> dict:
     return {"accuracy": out["accuracy"], "episode_accuracy": out["episode_accuracy"]}
 
 
-def _worker(run: dict, run_dir: str, threads: int, checks=None) -> dict:
+def _plain(obj):
+    return asdict(obj) if is_dataclass(obj) and not isinstance(obj, type) else obj
+
+
+def run_key(run: dict, checks=None, evaluate: RunEvaluation | None = None) -> str:
+    """Hash of what makes a run's result: its name, config, checks and evaluation settings."""
+    what = {"name": run["name"], "config": _plain(run["config"]), "checks": _plain(checks),
+            "evaluate": None if evaluate is None else getattr(evaluate, "cache_key", repr(evaluate))}
+    return hashlib.sha256(json.dumps(what, sort_keys=True, default=str).encode()).hexdigest()[:16]
+
+
+def cached_result(run: dict, run_dir: Path, key: str) -> dict | None:
+    """The stored result of ``run`` in ``run_dir`` if its :func:`run_key` is ``key``, else None."""
+    path = run_dir / run["name"] / CACHE_FILE
+    try:
+        stored = json.loads(path.read_text())
+    except (OSError, ValueError):
+        return None
+    return stored.get("result") if isinstance(stored, dict) and stored.get("key") == key else None
+
+
+def _worker(run: dict, run_dir: str, threads: int, checks=None, evaluate: RunEvaluation | None = None,
+            key: str | None = None) -> dict:
     import torch
 
     # One core per worker: two workers fill the machine without oversubscription.
@@ -64,21 +98,35 @@ def _worker(run: dict, run_dir: str, threads: int, checks=None) -> dict:
         from core.fewshot.explanation_checks import check_run
 
         result["explanation_checks"] = check_run(run["config"], folder, checks)
+    if evaluate is not None:
+        result.update(evaluate(run, folder))
     result["wall_seconds"] = time.perf_counter() - start
+    if key is not None:  # written last: a run interrupted before this point is run again
+        write_json_atomic(folder / CACHE_FILE, {"key": key, "result": result})
     return result
 
 
 def run_grid(runs: list[dict], run_dir: Path, workers: int = 2, threads: int = 1,
-             progress: ProgressCallback | None = None, checks=None) -> list[dict]:
+             progress: ProgressCallback | None = None, checks=None, evaluate: RunEvaluation | None = None,
+             resume: bool = False) -> list[dict]:
     """Run every run (``workers`` processes of ``threads`` torch threads); results in run order.
 
     ``checks`` (:class:`core.fewshot.explanation_checks.CheckSizes`, optional) adds
-    each run's independent-explainer checks to its result.
+    each run's independent-explainer checks to its result; ``evaluate`` (see
+    :data:`RunEvaluation`) adds any other evaluation of the trained run.
+    ``resume`` takes a run's result from its ``grid_result.json`` when the
+    stored :func:`run_key` matches, and stores every new result there.
     """
     run_dir.mkdir(parents=True, exist_ok=True)
     write_text_atomic(run_dir / ".gitignore", "# checkpoints of the runs: kept for later analyses, never committed\n*\n")
     results: list[dict | None] = [None] * len(runs)
+    keys = [run_key(run, checks, evaluate) if resume else None for run in runs]
     done = 0
+    for i, run in enumerate(runs):
+        if keys[i] is not None and (cached := cached_result(run, run_dir, keys[i])) is not None:
+            results[i] = cached
+            done += 1
+    todo = [i for i in range(len(runs)) if results[i] is None]
 
     def report(i: int) -> None:
         if progress is not None:
@@ -86,13 +134,14 @@ def run_grid(runs: list[dict], run_dir: Path, workers: int = 2, threads: int = 1
                                    metrics={"acc": results[i]["accuracy"]["mean"]}))
 
     if workers == 1:
-        for i, run in enumerate(runs):
-            results[i] = _worker(run, str(run_dir), threads, checks)
+        for i in todo:
+            results[i] = _worker(runs[i], str(run_dir), threads, checks, evaluate, keys[i])
             done += 1
             report(i)
-    else:
+    elif todo:
         with ProcessPoolExecutor(max_workers=workers, mp_context=mp.get_context("spawn")) as pool:
-            futures = {pool.submit(_worker, run, str(run_dir), threads, checks): i for i, run in enumerate(runs)}
+            futures = {pool.submit(_worker, runs[i], str(run_dir), threads, checks, evaluate, keys[i]): i
+                       for i in todo}
             for fut in as_completed(futures):
                 i = futures[fut]
                 results[i] = fut.result()
