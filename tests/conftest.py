@@ -120,3 +120,17 @@ def fit_on_digits(model, x, y, *, epochs: int, lr: float, n_train: int = 1200, b
             opt.step()
     model.zero_grad(set_to_none=True)
     return model.eval()
+
+
+def open_page(workspace_root, monkeypatch, page: str):
+    """An AppTest of the whole studio on ``workspace_root``, switched to ``page`` (e.g. ``"pages/robustness.py"``)
+    and run once without an exception."""
+    from streamlit.testing.v1 import AppTest
+
+    monkeypatch.setenv("EQUIGUARD_WORKSPACE", str(workspace_root))
+    at = AppTest.from_file(str(REPO_ROOT / "app.py"), default_timeout=120)
+    at.run()
+    at.switch_page(page)
+    at.run()
+    assert not at.exception, [e.value for e in at.exception]
+    return at

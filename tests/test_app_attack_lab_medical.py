@@ -6,10 +6,9 @@ import pytest
 import torch
 from streamlit.testing.v1 import AppTest
 
-from conftest import REPO_ROOT
+from conftest import open_page
 from lab_workspace import RUN, build_lab_workspace
 
-APP = str(REPO_ROOT / "app.py")
 
 
 @pytest.fixture(scope="module")
@@ -33,13 +32,7 @@ def lab_ws(tmp_path_factory):
 
 @pytest.fixture
 def lab(lab_ws, monkeypatch):
-    monkeypatch.setenv("EQUIGUARD_WORKSPACE", str(lab_ws.root))
-    at = AppTest.from_file(APP, default_timeout=120)
-    at.run()
-    at.switch_page("pages/attack_lab.py")
-    at.run()
-    assert not at.exception, [e.value for e in at.exception]
-    return at
+    return open_page(lab_ws.root, monkeypatch, "pages/attack_lab.py")
 
 
 def _tables(at: AppTest) -> list[str]:

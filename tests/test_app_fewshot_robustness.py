@@ -7,13 +7,12 @@ import json
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from conftest import REPO_ROOT
+from conftest import open_page
 from core.cli import build_parser, main
 from core.studio import fewshot_robustness_view as fv
 from core.studio import robustness_view as rv
 from core.studio.commands import fewshot_robustness_argv, fewshot_robustness_path
 
-APP = str(REPO_ROOT / "app.py")
 
 
 @pytest.fixture(scope="module")
@@ -33,13 +32,7 @@ def fs_workspace(tmp_path_factory):
 
 
 def _page(ws, monkeypatch) -> AppTest:
-    monkeypatch.setenv("EQUIGUARD_WORKSPACE", str(ws.root))
-    at = AppTest.from_file(APP, default_timeout=120)
-    at.run()
-    at.switch_page("pages/robustness.py")
-    at.run()
-    assert not at.exception, [e.value for e in at.exception]
-    return at
+    return open_page(ws.root, monkeypatch, "pages/robustness.py")
 
 
 def test_job_command_lines_parse_with_the_real_cli(fs_workspace):
