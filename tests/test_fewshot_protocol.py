@@ -194,9 +194,10 @@ def test_api_cli_and_studio_defaults_agree(workspace):
 def test_cli_choices_copied_for_a_fast_help_match_the_library():
     import core.cli.fewshot as cli
     from core.explain import CAM_NORMALISATIONS
-    from core.fewshot import CUE_KINDS, DATASETS
+    from core.fewshot import BACKBONES, CUE_KINDS, DATASETS
 
     assert (cli._DATASETS, cli._CUE_KINDS, cli._CAM_NORMS) == (DATASETS, CUE_KINDS, CAM_NORMALISATIONS)
+    assert tuple(cli._BACKBONES) == tuple(BACKBONES)
 
 
 def test_paper_preset_and_explicit_options():

@@ -18,6 +18,8 @@ HELP = "train a prototypical network with/without Grad-CAM guidance and evaluate
 _DATASETS = ("brain-phantom", "cxr-phantom", "brats", "vindr", "store")
 _CUE_KINDS = ("corner", "gradient", "stripes")
 _CAM_NORMS = ("minmax", "sum", "sigmoid", "softmax")
+_BACKBONES = ("conv4", "resnet18", "densenet121", "parallel_rot", "parallel_scale", "parallel_rot_scale", "cascaded",
+              "equivariant")
 
 #: CLI option -> TrainConfig field, for the options a preset sets.
 _TRAIN_OPTIONS = {"way": "way", "shot": "shot", "query": "query", "episodes": "episodes", "lr": "lr",
@@ -45,9 +47,6 @@ def seed_arg(what: str):
         except ValueError as exc:  # ConfigError is a ValueError
             raise argparse.ArgumentTypeError(str(exc)) from None
     return parse
-
-_BACKBONES = ("conv4", "resnet18", "densenet121", "parallel_rot", "parallel_scale", "parallel_rot_scale", "cascaded",
-              "equivariant")
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
